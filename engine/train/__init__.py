@@ -1,0 +1,1 @@
+"""Training entry points (PyTorch). Run ``python -m engine.train --help``."""

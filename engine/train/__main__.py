@@ -1,0 +1,45 @@
+"""Training dispatcher: ``python -m engine.train <model> [options]``.
+
+    python -m engine.train codec --data /root/presto-data/corpus \
+        --out /root/presto-data/runs/codec --preset cpu [--resume] [--steps N]
+
+Adding a model = one function below that adds its subparser and sets ``func``;
+then list it in COMMANDS. Imports stay inside ``run`` so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def codec(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("codec", help="latent audio codec (autoencoder)")
+    p.add_argument("--data", type=Path, required=True, help="corpus dir with metadata.jsonl")
+    p.add_argument("--out", type=Path, required=True, help="run dir")
+    p.add_argument("--preset", default="cpu", help="codec preset (engine.codec.config)")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    p.add_argument("--steps", type=int, default=None, help="total steps (overrides preset)")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.train.codec import CodecRun, main
+
+        main(CodecRun(a.data, a.out, a.preset, a.resume, a.steps))
+
+    p.set_defaults(func=run)
+
+
+COMMANDS = (codec,)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m engine.train", description=__doc__)
+    sub = parser.add_subparsers(dest="model", required=True)
+    for add in COMMANDS:
+        add(sub)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
