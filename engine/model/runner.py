@@ -1,0 +1,84 @@
+"""Run the exported DiT with onnxruntime, torch-free: one graph, or per-block graphs.
+
+The split layout (embed.onnx, block_{i}.onnx, final.onnx; engine.model.export)
+lets every call choose its layer count k (Presto-L reroute: blocks 0..k-2, then
+the last block) with each weight stored once. Both runners take numpy arrays and
+return x0 (B, C, T) float32, so either is a `denoise(x, sigma)` for engine.edm's
+samplers once the conditioning is bound.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+INPUT_NAMES = ("x", "sigma", "text_emb", "budget", "known", "mask")
+
+
+def cpu_session(path: Path | str, threads: int = 2, spin: bool = False
+                ) -> ort.InferenceSession:
+    """A CPU onnxruntime session with `threads` intra-op threads, all graph optimisations on.
+
+    spin=False (the default) stops the session's worker threads from busy-waiting
+    after a run: each session owns its own thread pool, so with one session per
+    block the idle pools would spin against the one that is working, and on a
+    shared machine a spinning pool takes cores from everything else (measured:
+    several times slower; see engine.model.timing).
+    """
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    if not spin:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def _feeds(x, sigma, text_emb, budget, known, mask) -> dict[str, np.ndarray]:  # noqa: ANN001
+    arrays = (x, sigma, text_emb, budget, known, mask)
+    return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in zip(INPUT_NAMES, arrays,
+                                                                        strict=True)}
+
+
+class MonolithicDenoiser:
+    """denoiser.onnx: a single graph at the layer count it was exported with."""
+
+    def __init__(self, path: Path | str, threads: int = 2, spin: bool = False) -> None:
+        self.session = cpu_session(path, threads, spin)
+
+    def __call__(self, x: np.ndarray, sigma: np.ndarray, text_emb: np.ndarray,
+                 budget: np.ndarray, known: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.session.run(None, _feeds(x, sigma, text_emb, budget, known, mask))[0]
+
+
+class SplitDenoiser:
+    """embed.onnx + block_{i}.onnx + final.onnx in `model_dir`; k chosen per call."""
+
+    def __init__(self, model_dir: Path | str, threads: int = 2, spin: bool = False) -> None:
+        model_dir = Path(model_dir)
+        self.depth = len(list(model_dir.glob("block_*.onnx")))
+        if self.depth == 0:
+            raise FileNotFoundError(f"no block_*.onnx graphs in {model_dir}")
+        self.embed = cpu_session(model_dir / "embed.onnx", threads, spin)
+        self.blocks = [cpu_session(model_dir / f"block_{i}.onnx", threads, spin)
+                       for i in range(self.depth)]
+        self.final = cpu_session(model_dir / "final.onnx", threads, spin)
+
+    def route(self, n_blocks: int | None) -> list[int]:
+        """Same rule as DiT.route: blocks 0..k-2, then the last one."""
+        k = self.depth if n_blocks is None else int(n_blocks)
+        if not 1 <= k <= self.depth:
+            raise ValueError(f"n_blocks must be in [1, {self.depth}], got {n_blocks}")
+        return [*range(k - 1), self.depth - 1]
+
+    def __call__(self, x: np.ndarray, sigma: np.ndarray, text_emb: np.ndarray,
+                 budget: np.ndarray, known: np.ndarray, mask: np.ndarray,
+                 n_blocks: int | None = None) -> np.ndarray:
+        feeds = _feeds(x, sigma, text_emb, budget, known, mask)
+        h, c, c_final = self.embed.run(None, feeds)  # (B, L, D), (B, D), (B, D)
+        for i in self.route(n_blocks):
+            h = self.blocks[i].run(None, {"h": h, "c": c})[0]  # (B, L, D)
+        return self.final.run(None, {"h": h, "c_final": c_final, "x": feeds["x"],
+                                     "sigma": feeds["sigma"]})[0]  # (B, C, T)
