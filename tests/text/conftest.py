@@ -1,0 +1,47 @@
+"""One real export of all-MiniLM-L6-v2 per test session (about 10 s), shared by the text tests."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+GOLDEN = Path(__file__).with_name("golden_minilm.npz")
+
+
+@pytest.fixture(scope="session")
+def golden() -> tuple[list[str], np.ndarray]:
+    """Prompts and their embeddings by sentence-transformers 6.2 (SentenceTransformer(package
+    dir).encode, as test_reference.py checks), the last prompt longer than 256 tokens."""
+    data = np.load(GOLDEN)
+    return [str(t) for t in data["texts"]], data["embeddings"]
+
+
+@pytest.fixture(scope="session")
+def text_model_dir(tmp_path_factory) -> Path:
+    from engine.text.__main__ import main
+
+    out = tmp_path_factory.mktemp("text_encoder")
+    with warnings.catch_warnings():  # the exporter's axis-rename chatter
+        warnings.simplefilter("ignore")
+        assert main(["export", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def encoder(text_model_dir):
+    from engine.text import TextEncoder
+
+    return TextEncoder(text_model_dir, threads=1)
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from engine.text.minilm import MiniLM
+
+    return MiniLM.from_package()
