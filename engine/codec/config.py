@@ -82,10 +82,10 @@ class TrainConfig:
     steps: int = 6000  # optimiser steps
     batch: int = 8  # segments per step
     segment_latents: int = 40  # segment length in latent frames (40 -> 1.86 s)
-    lr: float = 5e-4  # AdamW peak learning rate (cosine decay to lr/20 after warmup)
+    lr: float = 8e-4  # AdamW peak learning rate (cosine decay to lr/20 after warmup)
     warmup: int = 200
     weight_decay: float = 0.01
-    mel_weight: float = 1.0  # log-mel L1
+    mel_weight: float = 2.0  # log-mel L1
     stft_weight: float = 1.0  # multi-resolution STFT (spectral convergence + log-mag L1)
     latent_l2: float = 1e-3  # L2 penalty on the latent (keeps it bounded for diffusion)
     latent_noise: float = 0.05  # std of Gaussian noise added to the latent before decoding

@@ -65,7 +65,7 @@ def export_graphs(model: Autoencoder, out_dir: Path) -> dict:
     )
     z = torch.randn(2, cfg.latent_dim, 16)
     torch.onnx.export(
-        DecoderForExport(model.decoder),
+        DecoderForExport(model.decoder).eval(),
         (z,),
         out_dir / "decoder.onnx",
         dynamo=True,

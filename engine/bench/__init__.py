@@ -1,0 +1,1 @@
+"""Benchmarks that regenerate the project's quality and speed tables."""
