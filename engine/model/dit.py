@@ -223,13 +223,13 @@ class DiT(nn.Module):
         known: (B, C, T) context frames (any value where mask is 0); mask: (B, 1, T),
         1 = known. n_blocks: Presto-L layer count k (None = all). Returns (B, C, T).
         """
-        if x.ndim == 3:
-            if known is None:
-                known = torch.zeros_like(x)  # (B, C, T)
-            if mask is None:
-                mask = x.new_zeros(x.shape[0], 1, x.shape[2])  # (B, 1, T): nothing known
-        elif known is None or mask is None:
-            known = mask = x  # let check_inputs name the expected shape of x
+        c = self.cfg.latent_channels
+        if x.ndim != 3 or x.shape[1] != c:
+            raise ValueError(f"x must be (batch, {c}, frames), got shape {tuple(x.shape)}")
+        if known is None:
+            known = torch.zeros_like(x)  # (B, C, T)
+        if mask is None:
+            mask = torch.zeros_like(x[:, :1])  # (B, 1, T): nothing known
         self.check_inputs(x, c_noise, text_emb, budget, known, mask)
         h, c, c_final = self.embed(x, c_noise, text_emb, budget, known, mask)  # (B,L,D), (B,D) x2
         cos, sin = self.rope(h)  # (L, Dh/2) each
