@@ -1,8 +1,8 @@
 """Command line: python -m engine.data build --out DIR [...] | stats DIR.
 
-    python -m engine.data build --out data/corpus --hours 20 --workers 2
-    python -m engine.data build --out data/corpus --hours 20 --workers 2   # resumes
-    python -m engine.data stats data/corpus
+python -m engine.data build --out data/corpus --hours 20 --workers 2
+python -m engine.data build --out data/corpus --hours 20 --workers 2   # resumes
+python -m engine.data stats data/corpus
 """
 
 from __future__ import annotations
@@ -16,12 +16,15 @@ from pathlib import Path
 
 from engine.data.build import BuildConfig, BuildError, build
 from engine.data.render import DEFAULT_SOUNDFONT, RendererUnavailable
-from engine.data.stats import corpus_stats, format_stats
+from engine.data.stats import corpus_stats, format_stats, plot_stats
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m engine.data",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     b = commands.add_parser("build", help="render music21's corpus to a captioned audio corpus")
     b.add_argument("--out", type=Path, required=True, help="corpus directory (created/resumed)")
@@ -35,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("-v", "--verbose", action="store_true", help="log each skipped work")
     s = commands.add_parser("stats", help="summarise a built corpus")
     s.add_argument("corpus", type=Path)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    s.add_argument("--plot", type=Path, default=None, help="also save bar charts to this PNG")
     args = parser.parse_args(argv)
 
     if args.command == "stats":
@@ -45,14 +49,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
         print(json.dumps(stats, indent=1) if args.json else format_stats(stats))
+        if args.plot:
+            plot_stats(stats, args.plot)
         return 0
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
     logging.getLogger("music21").setLevel(logging.ERROR)
-    cfg = BuildConfig(out=args.out, seed=args.seed, limit=args.limit, hours=args.hours,
-                      workers=args.workers, renders_per_work=args.renders_per_work,
-                      channels=args.channels, soundfont=args.soundfont)
+    cfg = BuildConfig(
+        out=args.out,
+        seed=args.seed,
+        limit=args.limit,
+        hours=args.hours,
+        workers=args.workers,
+        renders_per_work=args.renders_per_work,
+        channels=args.channels,
+        soundfont=args.soundfont,
+    )
     try:
         stats = build(cfg)
     except (BuildError, RendererUnavailable) as error:

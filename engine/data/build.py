@@ -62,8 +62,15 @@ class BuildConfig:
     soundfont: Path = DEFAULT_SOUNDFONT
 
     def fingerprint(self) -> dict:
-        keys = ("seed", "renders_per_work", "clip_seconds", "min_clip_seconds",
-                "max_clips_per_render", "channels", "sample_rate")
+        keys = (
+            "seed",
+            "renders_per_work",
+            "clip_seconds",
+            "min_clip_seconds",
+            "max_clips_per_render",
+            "channels",
+            "sample_rate",
+        )
         return {k: getattr(self, k) for k in keys}
 
 
@@ -134,8 +141,9 @@ def render_work(work: Work, cfg: BuildConfig) -> WorkResult:
         renderer = _worker_renderer(cfg)
         max_seconds = cfg.clip_seconds * cfg.max_clips_per_render
         for render_index in range(cfg.renders_per_work):
-            plan = choose_plan(facts, work.source, _work_rng(cfg.seed, work.work_id, render_index),
-                               max_seconds)
+            plan = choose_plan(
+                facts, work.source, _work_rng(cfg.seed, work.work_id, render_index), max_seconds
+            )
             midi = build_midi(facts, plan)
             midi_path = cfg.out / "midi" / f"{work.file_stem}_r{render_index}.mid"
             midi.save(str(midi_path.with_name(midi_path.name + ".tmp")))
@@ -147,15 +155,16 @@ def render_work(work: Work, cfg: BuildConfig) -> WorkResult:
                 audio *= 0.98 / peak
             clip_len = int(cfg.clip_seconds * cfg.sample_rate)
             for clip_index, start in enumerate(range(0, audio.shape[1], clip_len)):
-                clip = audio[:, start:start + clip_len]
+                clip = audio[:, start : start + clip_len]
                 duration = clip.shape[1] / cfg.sample_rate
                 if duration < cfg.min_clip_seconds:
                     continue
                 rms = _rms_dbfs(clip)
                 if rms < SILENCE_DBFS:
                     continue
-                result.records.append(_clip_record(work, cfg, facts, plan, render_index,
-                                                   clip_index, start, clip, rms))
+                result.records.append(
+                    _clip_record(work, cfg, facts, plan, render_index, clip_index, start, clip, rms)
+                )
     except Exception as error:  # noqa: BLE001 - one bad work never stops the build
         result.failure = f"render: {type(error).__name__}: {error}"[:300]
         result.records.clear()
@@ -165,15 +174,25 @@ def render_work(work: Work, cfg: BuildConfig) -> WorkResult:
     return result
 
 
-def _clip_record(work: Work, cfg: BuildConfig, facts, plan, render_index: int, clip_index: int,
-                 start: int, clip: np.ndarray, rms: float) -> dict:
+def _clip_record(
+    work: Work,
+    cfg: BuildConfig,
+    facts,
+    plan,
+    render_index: int,
+    clip_index: int,
+    start: int,
+    clip: np.ndarray,
+    rms: float,
+) -> dict:
     clip_id = f"{work.file_stem}_r{render_index}_c{clip_index}"
     rel_path = Path("audio") / work.split / f"{clip_id}.flac"
     _write_flac(cfg.out / rel_path, clip, cfg.sample_rate)
     tonic = transpose_tonic(facts.tonic, plan.transpose)
     caption = make_caption(
         CaptionFacts(work.source, plan.programs, plan.bpm, tonic, facts.mode, facts.meter, rms),
-        _work_rng(cfg.seed, work.work_id, render_index, clip_index, 1))
+        _work_rng(cfg.seed, work.work_id, render_index, clip_index, 1),
+    )
     return {
         "id": clip_id,
         "work": work.work_id,
@@ -210,8 +229,10 @@ def prepare_out(cfg: BuildConfig) -> None:
         probe.write_text("ok")
         probe.unlink()
     except OSError as error:
-        raise BuildError(f"cannot write to --out {cfg.out}: {error.strerror or error}. "
-                         "Choose a directory you can write to, or fix its permissions.") from error
+        raise BuildError(
+            f"cannot write to --out {cfg.out}: {error.strerror or error}. "
+            "Choose a directory you can write to, or fix its permissions."
+        ) from error
     settings = cfg.out / "build.json"
     wanted = cfg.fingerprint()
     if settings.exists():
@@ -220,7 +241,8 @@ def prepare_out(cfg: BuildConfig) -> None:
             changed = {k: (earlier.get(k), v) for k, v in wanted.items() if earlier.get(k) != v}
             raise BuildError(
                 f"{cfg.out} holds a build made with other settings {changed} (earlier, now). "
-                "Resume with the same settings or build into a new --out.")
+                "Resume with the same settings or build into a new --out."
+            )
     else:
         _atomic_write_bytes(settings, json.dumps(wanted, indent=1).encode())
     for leftover in cfg.out.rglob("*.tmp"):  # half-written files of an interrupted build
@@ -268,8 +290,9 @@ def _results_in_order(cfg: BuildConfig, works: list[Work]) -> Iterator[tuple[Wor
         return
     # spawn, not fork: a forked child inherits FluidSynth's and music21's threads and locks.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(cfg.workers, mp_context=context, initializer=_init_worker,
-                             initargs=(cfg,)) as pool:
+    with ProcessPoolExecutor(
+        cfg.workers, mp_context=context, initializer=_init_worker, initargs=(cfg,)
+    ) as pool:
         window: deque[tuple[Work, WorkResult | Future]] = deque()
         upcoming = iter(works)
         try:
@@ -279,8 +302,9 @@ def _results_in_order(cfg: BuildConfig, works: list[Work]) -> Iterator[tuple[Wor
                     if work is None:
                         break
                     done = _load_done(_done_path(cfg, work))
-                    window.append((work, done if done is not None
-                                   else pool.submit(render_work, work, cfg)))
+                    window.append(
+                        (work, done if done is not None else pool.submit(render_work, work, cfg))
+                    )
                 if not window:
                     return
                 work, pending = window.popleft()
@@ -295,7 +319,7 @@ def build(cfg: BuildConfig) -> dict:
     """Run (or resume) a build and return its statistics (also written to stats.json)."""
     from tqdm import tqdm
 
-    from engine.data.stats import corpus_stats
+    from engine.data.stats import corpus_stats, plot_stats
 
     prepare_out(cfg)
     check_renderer(cfg.soundfont)  # fail early and clearly if FluidSynth is missing
@@ -304,9 +328,15 @@ def build(cfg: BuildConfig) -> dict:
     included: list[WorkResult] = []
     audio_total = 0.0
     started = time.perf_counter()
-    bar = tqdm(total=target / 3600 if target else len(works), unit="h" if target else "work",
-               bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} {unit} [{elapsed}<{remaining}]"
-               if target else None, desc="corpus", dynamic_ncols=True)
+    bar = tqdm(
+        total=target / 3600 if target else len(works),
+        unit="h" if target else "work",
+        bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} {unit} [{elapsed}<{remaining}]"
+        if target
+        else None,
+        desc="corpus",
+        dynamic_ncols=True,
+    )
     for work, result in _results_in_order(cfg, works):
         if not _done_path(cfg, work).exists():
             _save_done(cfg, work, result)
@@ -321,9 +351,11 @@ def build(cfg: BuildConfig) -> dict:
     bar.close()
     _write_outputs(cfg, included)
     _remove_orphans(cfg)
-    stats = corpus_stats(cfg.out, included, wall_seconds=time.perf_counter() - started,
-                         workers=cfg.workers)
+    stats = corpus_stats(
+        cfg.out, included, wall_seconds=time.perf_counter() - started, workers=cfg.workers
+    )
     _atomic_write_bytes(cfg.out / "stats.json", json.dumps(stats, indent=1).encode())
+    plot_stats(stats, cfg.out / "stats.png")
     return stats
 
 
@@ -331,8 +363,9 @@ def _write_outputs(cfg: BuildConfig, included: list[WorkResult]) -> None:
     lines = [json.dumps(r, ensure_ascii=False) for res in included for r in res.records]
     _atomic_write_bytes(cfg.out / "metadata.jsonl", ("\n".join(lines) + "\n").encode())
     failures = [json.dumps({"work": r.work_id, "reason": r.failure}) for r in included if r.failure]
-    _atomic_write_bytes(cfg.out / "failures.jsonl",
-                        ("\n".join(failures) + "\n" if failures else "").encode())
+    _atomic_write_bytes(
+        cfg.out / "failures.jsonl", ("\n".join(failures) + "\n" if failures else "").encode()
+    )
 
 
 def _remove_orphans(cfg: BuildConfig) -> None:

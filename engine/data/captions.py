@@ -88,12 +88,22 @@ def make_caption(facts: CaptionFacts, rng: np.random.Generator) -> str:
     key = f"{facts.tonic} {facts.mode}"
     words = str(rng.choice(tempo_words(facts.bpm)))
     bpm = int(round(facts.bpm))
-    tempo = str(rng.choice([f"{words}, {bpm} BPM", f"{words} ({bpm} bpm)", f"{bpm} BPM",
-                            words, f"{words} tempo around {bpm} bpm"]))
+    tempo = str(
+        rng.choice(
+            [
+                f"{words}, {bpm} BPM",
+                f"{words} ({bpm} bpm)",
+                f"{bpm} BPM",
+                words,
+                f"{words} tempo around {bpm} bpm",
+            ]
+        )
+    )
     extras = [tempo, str(rng.choice([f"in {key}", f"key of {key}", key]))]
     if facts.meter and rng.random() < 0.75:
-        extras.append(str(rng.choice([f"{facts.meter} time", f"in {facts.meter}",
-                                      f"{facts.meter} metre"])))
+        extras.append(
+            str(rng.choice([f"{facts.meter} time", f"in {facts.meter}", f"{facts.meter} metre"]))
+        )
     if rng.random() < 0.75:
         extras.append(str(rng.choice(loudness_words(facts.rms_dbfs))))
     rng.shuffle(extras)

@@ -21,10 +21,22 @@ DYNAMIC_VELOCITY = {"pp": 38, "p": 52, "mp": 66, "mf": 80, "f": 96, "ff": 112}
 
 # Quarter-note BPM to use when the score has no metronome mark.
 DEFAULT_BPM = {
-    "german_folk": 108, "chinese_folk": 92, "childrens_song": 112, "lorraine_folk": 108,
-    "luxembourg_folk": 108, "irish_folk": 140, "scottish_air": 92, "british_dance": 150,
-    "english_dance": 150, "folk": 116, "bach_chorale": 80, "renaissance_sacred": 132,
-    "renaissance_madrigal": 120, "medieval": 112, "classical_quartet": 120, "romantic": 100,
+    "german_folk": 108,
+    "chinese_folk": 92,
+    "childrens_song": 112,
+    "lorraine_folk": 108,
+    "luxembourg_folk": 108,
+    "irish_folk": 140,
+    "scottish_air": 92,
+    "british_dance": 150,
+    "english_dance": 150,
+    "folk": 116,
+    "bach_chorale": 80,
+    "renaissance_sacred": 132,
+    "renaissance_madrigal": 120,
+    "medieval": 112,
+    "classical_quartet": 120,
+    "romantic": 100,
     "classical": 104,
 }
 
@@ -41,8 +53,9 @@ class RenderPlan:
     max_seconds: float  # the render stops here (long works are cut)
 
 
-def choose_plan(facts: ScoreFacts, source: str, rng: np.random.Generator,
-                max_seconds: float) -> RenderPlan:
+def choose_plan(
+    facts: ScoreFacts, source: str, rng: np.random.Generator, max_seconds: float
+) -> RenderPlan:
     """Draw a render plan: orchestration, tempo scaling (x0.8-1.25), transposition (-5..+6)."""
     programs = tuple(choose_orchestration(min(len(facts.parts), 15), rng))
     base_bpm = facts.written_bpm or DEFAULT_BPM.get(source, 108)
@@ -84,7 +97,8 @@ def build_midi(facts: ScoreFacts, plan: RenderPlan) -> mido.MidiFile:
         channel = channels[index]
         family = family_of(program)
         shift = plan.transpose + _octave_shift(
-            [n.pitch + plan.transpose for n in notes], family.lowest, family.highest)
+            [n.pitch + plan.transpose for n in notes], family.lowest, family.highest
+        )
         melody_boost = 8 if index == 0 and len(facts.parts) > 1 else 0
         events: list[tuple[int, int, mido.Message]] = []  # (tick, order, message)
         for note in notes:
@@ -96,10 +110,12 @@ def build_midi(facts: ScoreFacts, plan: RenderPlan) -> mido.MidiFile:
             end = round(min(note.start + note.duration, max_beats) * TICKS_PER_BEAT)
             end = max(end, start + 1)
             # note_off sorts before note_on at the same tick so repeated pitches re-strike.
-            events.append((start, 1, mido.Message("note_on", channel=channel, note=pitch,
-                                                  velocity=velocity)))
-            events.append((end, 0, mido.Message("note_off", channel=channel, note=pitch,
-                                                 velocity=0)))
+            events.append(
+                (start, 1, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity))
+            )
+            events.append(
+                (end, 0, mido.Message("note_off", channel=channel, note=pitch, velocity=0))
+            )
         events.sort(key=lambda e: (e[0], e[1], e[2].note))
         track = mido.MidiTrack()
         track.append(mido.Message("program_change", channel=channel, program=program, time=0))

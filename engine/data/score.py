@@ -68,7 +68,9 @@ def read_score(score) -> ScoreFacts:
             if duration <= 0:
                 continue
             start = float(element.offset)
-            velocity = element.volume.velocity if element.volume.velocityIsRelative is False else None
+            velocity = (
+                element.volume.velocity if element.volume.velocityIsRelative is False else None
+            )
             for pitch in element.pitches:
                 notes.append(Note(start, duration, int(pitch.midi), velocity))
         if notes:

@@ -13,7 +13,11 @@ TEST_PERCENT = 5
 
 # What a caption may call each corpus source; the first phrase is the canonical one.
 SOURCE_PHRASES: dict[str, tuple[str, ...]] = {
-    "german_folk": ("German folk song", "German folk melody", "folk song from the Essen collection"),
+    "german_folk": (
+        "German folk song",
+        "German folk melody",
+        "folk song from the Essen collection",
+    ),
     "chinese_folk": ("Chinese folk song", "Han Chinese folk melody"),
     "childrens_song": ("German children's song", "children's song", "nursery tune"),
     "lorraine_folk": ("folk song from Lorraine", "French-German folk tune"),
@@ -24,27 +28,47 @@ SOURCE_PHRASES: dict[str, tuple[str, ...]] = {
     "english_dance": ("English folk dance tune", "country dance tune"),
     "folk": ("folk tune", "traditional tune"),
     "bach_chorale": ("Bach chorale", "Lutheran chorale harmonised by Bach", "baroque chorale"),
-    "renaissance_sacred": ("Renaissance sacred polyphony", "Palestrina-style mass movement",
-                           "Renaissance choral counterpoint"),
+    "renaissance_sacred": (
+        "Renaissance sacred polyphony",
+        "Palestrina-style mass movement",
+        "Renaissance choral counterpoint",
+    ),
     "renaissance_madrigal": ("Renaissance madrigal", "Italian madrigal"),
     "medieval": ("medieval Italian song", "Trecento piece", "Ars nova song"),
-    "classical_quartet": ("classical string quartet movement", "Viennese classical piece",
-                          "classical chamber music"),
+    "classical_quartet": (
+        "classical string quartet movement",
+        "Viennese classical piece",
+        "classical chamber music",
+    ),
     "romantic": ("romantic piece", "nineteenth-century piano music"),
     "classical": ("classical piece", "art music"),
 }
 
 _ESSEN_PREFIX_TO_SOURCE = {
-    "han": "chinese_folk", "kinder": "childrens_song", "lot": "lorraine_folk",
-    "lux": "luxembourg_folk", "irl": "irish_folk",
+    "han": "chinese_folk",
+    "kinder": "childrens_song",
+    "lot": "lorraine_folk",
+    "lux": "luxembourg_folk",
+    "irl": "irish_folk",
 }
 _DIRECTORY_TO_SOURCE = {
-    "oneills1850": "irish_folk", "airdsAirs": "scottish_air", "ryansMammoth": "british_dance",
-    "nottingham-dataset": "english_dance", "miscFolk": "folk", "bach": "bach_chorale",
-    "palestrina": "renaissance_sacred", "josquin": "renaissance_sacred",
-    "monteverdi": "renaissance_madrigal", "trecento": "medieval", "ciconia": "medieval",
-    "luca": "medieval", "beethoven": "classical_quartet", "mozart": "classical_quartet",
-    "haydn": "classical_quartet", "schumann_robert": "romantic", "schumann_clara": "romantic",
+    "oneills1850": "irish_folk",
+    "airdsAirs": "scottish_air",
+    "ryansMammoth": "british_dance",
+    "nottingham-dataset": "english_dance",
+    "miscFolk": "folk",
+    "bach": "bach_chorale",
+    "palestrina": "renaissance_sacred",
+    "josquin": "renaissance_sacred",
+    "monteverdi": "renaissance_madrigal",
+    "trecento": "medieval",
+    "ciconia": "medieval",
+    "luca": "medieval",
+    "beethoven": "classical_quartet",
+    "mozart": "classical_quartet",
+    "haydn": "classical_quartet",
+    "schumann_robert": "romantic",
+    "schumann_clara": "romantic",
     "chopin": "romantic",
 }
 # Not music to learn from: exercises and demos.
