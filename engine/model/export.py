@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -155,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-export", action="store_true", help="bench existing graphs")
+    parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")  # the exporter's axis-rename and deprecation chatter
     torch.manual_seed(args.seed)
     net = DiT(preset(args.preset))
     # Random weights everywhere, adaLN-Zero parts included: a zero-initialised
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         from engine.model.timing import bench_all
 
         bench_all(denoiser, args.out, frames=args.frames, threads=args.threads,
-                  split=args.split)
+                  split=args.split, repeats=args.repeats)
     return 0
 
 

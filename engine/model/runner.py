@@ -9,6 +9,7 @@ samplers once the conditioning is bound.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +83,21 @@ class SplitDenoiser:
             h = self.blocks[i].run(None, {"h": h, "c": c})[0]  # (B, L, D)
         return self.final.run(None, {"h": h, "c_final": c_final, "x": feeds["x"],
                                      "sigma": feeds["sigma"]})[0]  # (B, C, T)
+
+
+def bind(runner: MonolithicDenoiser | SplitDenoiser, text_emb: np.ndarray, budget: np.ndarray,
+         known: np.ndarray, mask: np.ndarray, n_blocks: int | None = None
+         ) -> Callable[[np.ndarray, float], np.ndarray]:
+    """`denoise(x, sigma)` for engine.edm's samplers, conditioning fixed.
+
+    text_emb (B, 384), budget (B,), known (B, C, T), mask (B, 1, T); sigma is
+    the sampler's Python float, broadcast over the batch. n_blocks needs the split runner.
+    """
+    batch = text_emb.shape[0]
+    extra = {} if n_blocks is None else {"n_blocks": n_blocks}
+
+    def denoise(x: np.ndarray, sigma: float) -> np.ndarray:
+        sigmas = np.full((batch,), sigma, dtype=np.float32)
+        return runner(x, sigmas, text_emb, budget, known, mask, **extra)
+
+    return denoise

@@ -35,7 +35,11 @@ def median_ms(fns: dict[str, Callable[[], object]], repeats: int = 7, warmup: in
 
 def bench_all(denoiser: EDMPrecond, out_dir: Path, frames: int = 688, threads: int = 2,
               split: bool = True, repeats: int = 7) -> dict[str, float]:
-    """Print and return ms per forward at batch 1 over `frames` latent frames."""
+    """Print and return ms per forward at batch 1 over `frames` latent frames.
+
+    onnxruntime sessions use `threads` intra-op threads; torch runs at `threads`
+    and at 1 (an oversubscribed machine punishes torch's OpenMP barriers hard).
+    """
     torch.set_num_threads(threads)
     args = example_inputs(denoiser, batch=1, frames=frames)
     x, sigma, text, budget, known, mask = args
@@ -56,7 +60,7 @@ def bench_all(denoiser: EDMPrecond, out_dir: Path, frames: int = 688, threads: i
     # No spinning thread pools in the round-robin: a pool that busy-waits after
     # its run steals the cores from whichever variant is timed next.
     mono = MonolithicDenoiser(Path(out_dir) / "denoiser.onnx", threads, spin=False)
-    fns: dict[str, Callable[[], object]] = {"torch eager": eager,
+    fns: dict[str, Callable[[], object]] = {f"torch eager, {threads} threads": eager,
                                             "torch eager, 1 thread": eager_one_thread,
                                             "ort monolithic": lambda: mono(*arrays)}
     if split:
@@ -77,5 +81,5 @@ def bench_all(denoiser: EDMPrecond, out_dir: Path, frames: int = 688, threads: i
         if name.startswith("max abs error"):
             print(f"{name:>26}: {value:.2e} vs torch")
         else:
-            print(f"{name:>26}: {value:8.1f} ms per forward ({tokens} tokens, {threads} threads)")
+            print(f"{name:>26}: {value:8.1f} ms per forward over {tokens} tokens")
     return results
