@@ -42,6 +42,7 @@ from engine.data.works import Work, list_works, parse_work
 log = logging.getLogger(__name__)
 
 SILENCE_DBFS = -55.0  # clips quieter than this are dropped
+LOOKAHEAD = 8  # works in flight per worker while results are consumed in build order
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,8 @@ def ordered_works(cfg: BuildConfig) -> list[Work]:
 def _results_in_order(cfg: BuildConfig, works: list[Work]) -> Iterator[tuple[Work, WorkResult]]:
     """Yield each work's result in build order; finished works are read, others rendered.
 
-    At most 2 x workers works are in flight, so stopping early (--hours) wastes little.
+    At most LOOKAHEAD x workers works are in flight: enough that one slow work (a long quartet)
+    does not leave the other workers idle, few enough that stopping early (--hours) wastes little.
     """
     if cfg.workers <= 1:
         for work in works:
@@ -297,7 +299,7 @@ def _results_in_order(cfg: BuildConfig, works: list[Work]) -> Iterator[tuple[Wor
         upcoming = iter(works)
         try:
             while True:
-                while len(window) < 2 * cfg.workers:
+                while len(window) < LOOKAHEAD * cfg.workers:
                     work = next(upcoming, None)
                     if work is None:
                         break
