@@ -1,7 +1,9 @@
 """Training dispatcher: ``python -m engine.train <model> [options]``.
 
     python -m engine.train codec --data /root/presto-data/corpus \
-        --out /root/presto-data/runs/codec --preset cpu [--resume] [--steps N]
+        --out /root/presto-data/runs/codec --preset cpu [--resume] [--steps N] [--minutes M]
+    python -m engine.train base --data /root/presto-data/corpus \
+        --codec /root/presto-data/runs/codec --out /root/presto-data/runs/base --preset tiny
 
 Adding a model = one function below that adds its subparser and sets ``func``;
 then list it in COMMANDS. Imports stay inside ``run`` so ``--help`` is fast.
@@ -20,16 +22,42 @@ def codec(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="cpu", help="codec preset (engine.codec.config)")
     p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
     p.add_argument("--steps", type=int, default=None, help="total steps (overrides preset)")
+    p.add_argument("--minutes", type=float, default=None, help="wall-clock budget (LR follows)")
 
     def run(a: argparse.Namespace) -> None:
         from engine.train.codec import CodecRun, main
 
-        main(CodecRun(a.data, a.out, a.preset, a.resume, a.steps))
+        main(CodecRun(a.data, a.out, a.preset, a.resume, a.steps, a.minutes))
 
     p.set_defaults(func=run)
 
 
-COMMANDS = (codec,)
+def base(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("base", help="base DiT under EDM on cached codec latents")
+    p.add_argument("--data", type=Path, required=True, help="corpus dir with metadata.jsonl")
+    p.add_argument(
+        "--codec",
+        type=Path,
+        required=True,
+        help="codec run dir (checkpoint.pt, latent_stats.json) or exported codec dir",
+    )
+    p.add_argument("--out", type=Path, required=True, help="run dir")
+    p.add_argument("--preset", default="tiny", help="base preset (engine.train.base_config)")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    p.add_argument("--steps", type=int, default=None, help="total steps (overrides preset)")
+    p.add_argument("--minutes", type=float, default=None, help="wall-clock budget (LR follows)")
+    p.add_argument("--cache", type=Path, default=None, help="latent cache dir (RUN/latents)")
+    p.add_argument("--cache-only", action="store_true", help="build the latent cache and stop")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.train.base import BaseRun, main
+
+        main(BaseRun(a.data, a.codec, a.out, a.preset, a.resume, a.steps, a.cache, a.cache_only))
+
+    p.set_defaults(func=run)
+
+
+COMMANDS = (codec, base)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,7 +1,10 @@
 """Train the latent audio codec.
 
     python -m engine.train codec --data /root/presto-data/corpus \
-        --out /root/presto-data/runs/codec --preset cpu [--resume] [--steps N]
+        --out /root/presto-data/runs/codec --preset cpu [--resume] [--steps N] [--minutes M]
+
+--minutes bounds the wall clock (counted across resumes): the learning-rate decay
+follows whichever of steps and minutes is further along, and training stops at either.
 
 RUN gets: checkpoint.pt (atomic, every few minutes), losses.jsonl, losses.png,
 config.json, latent_stats.json (per-channel mean/std, after training), train_state.json.
@@ -40,14 +43,21 @@ class CodecRun:
     preset: str = "cpu"
     resume: bool = False
     steps: int | None = None  # overrides the preset's step count
+    minutes: float | None = None  # wall-clock budget: stop (and finish the LR decay) by then
 
 
-def lr_at(step: int, tcfg: TrainConfig) -> float:
-    """Linear warmup, then cosine decay to lr / 20."""
+def progress(step: int, wall_s: float, tcfg: TrainConfig, minutes: float | None) -> float:
+    """Fraction of the run done: by steps, or by wall clock when that is further along."""
+    by_steps = step / max(1, tcfg.steps)
+    return max(by_steps, wall_s / (60 * minutes)) if minutes else by_steps
+
+
+def lr_at(step: int, done: float, tcfg: TrainConfig) -> float:
+    """Linear warmup over the first steps, then cosine decay to lr / 20 as ``done`` -> 1."""
     if step < tcfg.warmup:
         return tcfg.lr * (step + 1) / tcfg.warmup
-    t = (step - tcfg.warmup) / max(1, tcfg.steps - tcfg.warmup)
-    return tcfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0))))
+    t = min(1.0, max(0.0, done))
+    return tcfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * t)))
 
 
 @torch.no_grad()
@@ -130,11 +140,12 @@ def main(run: CodecRun) -> Path:
     t0 = time.monotonic() - wall
     bar = tqdm(total=tcfg.steps, initial=step, desc="codec", unit="step", dynamic_ncols=True)
     with open(log_path, "a") as log:
-        while step < tcfg.steps:
+        while progress(step, wall, tcfg, run.minutes) < 1.0:
             rng = np.random.default_rng([tcfg.seed, step])  # batch depends only on the step
             x = torch.from_numpy(cache.sample(rng, tcfg.batch, seg))  # (B, C, N)
+            lr = lr_at(step, progress(step, wall, tcfg, run.minutes), tcfg)
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, tcfg)
+                g["lr"] = lr
             loss, parts = model.loss(x, tcfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -144,8 +155,8 @@ def main(run: CodecRun) -> Path:
             wall = time.monotonic() - t0
             bar.update(1)
             bar.set_postfix(mel=f"{parts['mel_l1']:.3f}", sc=f"{parts['stft_sc']:.3f}")
-            if step % tcfg.log_every == 0 or step == tcfg.steps:
-                row = {"step": step, "wall_s": round(wall, 1), "lr": lr_at(step - 1, tcfg)}
+            if step % tcfg.log_every == 0 or progress(step, wall, tcfg, run.minutes) >= 1.0:
+                row = {"step": step, "wall_s": round(wall, 1), "lr": lr}
                 row |= {k: round(v, 5) for k, v in parts.items()} | {"grad": float(gnorm)}
                 log.write(json.dumps(row) + "\n")
                 log.flush()

@@ -42,6 +42,27 @@ def test_resume_continues_from_the_checkpoint(codec_corpus: Path, tmp_path: Path
     assert steps == [1, 2, 3]
 
 
+def test_minutes_budget_stops_training_early(codec_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cli(
+        [
+            "codec",
+            "--data",
+            str(codec_corpus),
+            "--out",
+            str(out),
+            "--preset",
+            "test",
+            "--steps",
+            "1000",
+            "--minutes",
+            "0.0001",
+        ]
+    )
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 1
+    assert (out / "latent_stats.json").exists()
+
+
 def test_audio_cache_is_deterministic_and_segments_have_the_right_shape(
     codec_corpus: Path, tmp_path: Path
 ) -> None:

@@ -1,0 +1,327 @@
+"""Train the base model: a DiT under EDM on cached codec latents (DESIGN section 5).
+
+    python -m engine.train base --data /root/presto-data/corpus \
+        --codec /root/presto-data/runs/codec --out /root/presto-data/runs/base \
+        --preset tiny [--resume] [--steps N] [--cache-only]
+    torchrun --nproc_per_node 2 -m engine.train base ...   # DistributedDataParallel, gloo
+
+RUN gets: latents/ (the latent cache, unless --cache DIR), checkpoint.pt (atomic, every
+few minutes: model, EMA, optimiser, step, RNG), losses.jsonl/.png, valid.jsonl/.png
+(EMA weights at fixed sigmas on the valid split), config.json, train_state.json.
+
+Each sample is a random window of up to 32 s; about half get a known prefix of
+random length (the loss skips those frames), captions are replaced by the null
+embedding with p = 0.1 for classifier-free guidance, and the budget is 1 (all
+layers). The batch for a step depends only on (seed, step, rank), so a resumed
+run draws exactly the batches an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from engine.edm.loss import EDMLoss
+from engine.edm.precond import EDMPrecond
+from engine.model.dit import DiT
+from engine.train.base_config import BaseTrainConfig, get_preset
+from engine.train.checkpoint import (
+    plot_losses,
+    read_log,
+    save_atomic,
+    truncate_log,
+    write_json_atomic,
+)
+from engine.train.latent_cache import LatentCache, build_latent_cache
+
+LOSS_KEYS = ["loss", "grad", "lr", "window"]
+
+
+@dataclass(frozen=True)
+class BaseRun:
+    data: Path  # corpus directory (metadata.jsonl + audio)
+    codec: Path  # codec training run (checkpoint.pt + latent_stats.json) or exported dir
+    out: Path  # run directory
+    preset: str = "tiny"
+    resume: bool = False
+    steps: int | None = None  # overrides the preset's step count
+    cache: Path | None = None  # latent cache directory (default OUT/latents)
+    cache_only: bool = False  # build the latent cache, then stop
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> Dist:
+    """gloo process group when launched by torchrun (WORLD_SIZE > 1), else a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    if not dist.is_initialized():
+        # Long timeout: rank 0 may build the latent cache while the others wait.
+        dist.init_process_group("gloo", timeout=timedelta(hours=6))
+    return Dist(dist.get_rank(), world, int(os.environ.get("LOCAL_WORLD_SIZE", world)))
+
+
+def lr_at(step: int, cfg: BaseTrainConfig) -> float:
+    """Linear warm-up, then cosine decay to lr * lr_final at cfg.steps."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr * (cfg.lr_final + (1.0 - cfg.lr_final) * 0.5 * (1.0 + math.cos(math.pi * t)))
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float, step: int) -> None:
+    """ema <- decay * ema + (1 - decay) * model, with a short warm-up of the decay."""
+    d = min(decay, (1.0 + step) / (10.0 + step))
+    e, m = list(ema.parameters()), list(model.parameters())
+    torch._foreach_lerp_(e, m, 1.0 - d)
+
+
+def step_seed(*parts: int) -> int:
+    return int(np.random.SeedSequence(list(parts)).generate_state(1, np.uint64)[0] >> 1)
+
+
+def prefix_mask(
+    rng: np.random.Generator, batch: int, frames: int, cfg: BaseTrainConfig
+) -> np.ndarray:
+    """(B, 1, T) float32, 1 = known: a random-length prefix for about prefix_p of the rows."""
+    mask = np.zeros((batch, 1, frames), dtype=np.float32)
+    longest = frames - cfg.min_new_frames
+    for i in range(batch):
+        if longest >= 1 and rng.random() < cfg.prefix_p:
+            mask[i, :, : rng.integers(1, longest + 1)] = 1.0
+    return mask
+
+
+@torch.no_grad()
+def validate(model: EDMPrecond, cache: LatentCache, cfg: BaseTrainConfig) -> dict:
+    """EDM loss of `model` at each fixed sigma over fixed valid windows (no prefix, real text)."""
+    split = "valid" if len(cache.splits["valid"]) else "train"
+    x0, text = cache.fixed_windows(split, cfg.val_clips, cfg.window_frames, cfg.dit.patch)
+    loss_fn = EDMLoss(cfg.p_mean, cfg.p_std, cfg.sigma_data)
+    model.eval()
+    row = {}
+    for sigma in cfg.val_sigmas:
+        total = 0.0
+        for i in range(0, len(x0), cfg.batch):
+            x = torch.from_numpy(x0[i : i + cfg.batch])  # (b, D, T)
+            t = torch.from_numpy(text[i : i + cfg.batch])  # (b, 384)
+            b = x.shape[0]
+            gen = torch.Generator().manual_seed(1234 + i)
+
+            def denoise(xn, s, t=t, b=b):
+                return model(xn, s, text_emb=t, budget=torch.full((b,), cfg.budget))
+
+            total += b * float(loss_fn(denoise, x, sigma=torch.full((b,), sigma), generator=gen))
+        row[f"sigma_{sigma:g}"] = round(total / len(x0), 5)
+    row["val_loss"] = round(float(np.mean(list(row.values()))), 5)
+    model.train()
+    return row
+
+
+def main(run: BaseRun) -> Path:
+    env = init_distributed()
+    cfg = get_preset(run.preset)
+    if run.steps is not None:
+        cfg = replace(cfg, steps=run.steps)
+    run.out.mkdir(parents=True, exist_ok=True)
+    ckpt_path, log_path, val_path = (
+        run.out / n for n in ("checkpoint.pt", "losses.jsonl", "valid.jsonl")
+    )
+    threads = cfg.threads or max(1, len(os.sched_getaffinity(0)) // env.local_world)
+    torch.set_num_threads(threads)
+
+    state = None
+    if run.resume and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        cfg = replace(BaseTrainConfig.from_dict(state["train_config"]), steps=cfg.steps)
+    elif ckpt_path.exists():
+        raise SystemExit(f"{ckpt_path} exists: pass --resume or choose another --out")
+
+    cache_dir = run.cache or run.out / "latents"
+    if env.main:
+        cache = build_latent_cache(run.data, run.codec, cache_dir)
+    if env.world > 1:
+        dist.barrier()
+    if not env.main:
+        cache = build_latent_cache(run.data, run.codec, cache_dir)  # complete: just opens it
+    if run.cache_only:
+        return run.out
+    latent_dim = int(cache.index["latent_dim"])
+    if cfg.sigma_data is None:
+        cfg = replace(cfg, sigma_data=round(cache.sigma_data, 4))
+    if cfg.dit.latent_channels != latent_dim:
+        cfg = replace(cfg, dit=replace(cfg.dit, latent_channels=latent_dim))
+    if cfg.batch % env.world:
+        raise SystemExit(f"batch {cfg.batch} does not split across {env.world} ranks")
+    local_batch = cfg.batch // env.world
+
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+    model = EDMPrecond(DiT(cfg.dit), cfg.sigma_data)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
+    )
+    step, wall = 0, 0.0
+    if state is not None:
+        model.net.load_state_dict(state["model"])
+        ema.net.load_state_dict(state["ema"])
+        opt.load_state_dict(state["optimizer"])
+        step, wall = state["step"], state["wall_s"]
+        torch.set_rng_state(state["torch_rng"])
+        if env.main:
+            truncate_log(log_path, step)
+            truncate_log(val_path, step)
+    elif env.main:
+        for path in (log_path, val_path):
+            path.unlink(missing_ok=True)
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if env.world > 1 else model
+    meta = {
+        "data": str(run.data.resolve()),
+        "codec": str(run.codec.resolve()),
+        "cache": str(cache_dir.resolve()),
+        "preset": run.preset,
+    }
+    if env.main:
+        write_json_atomic(
+            {
+                "train": cfg.to_dict(),
+                "world_size": env.world,
+                "threads": threads,
+                "latent_rate_hz": cache.index["latent_rate_hz"],
+                **meta,
+            },
+            run.out / "config.json",
+        )
+
+    def checkpoint() -> None:
+        save_atomic(
+            {
+                "train_config": cfg.to_dict(),
+                "model": model.net.state_dict(),
+                "ema": ema.net.state_dict(),
+                "optimizer": opt.state_dict(),
+                "step": step,
+                "wall_s": wall,
+                "torch_rng": torch.get_rng_state(),
+                "sigma_data": cfg.sigma_data,
+                "world_size": env.world,
+                **meta,
+            },
+            ckpt_path,
+        )
+        plot_losses(log_path, run.out / "losses.png", LOSS_KEYS)
+        plot_losses(
+            val_path, run.out / "valid.png", ["val_loss", *(f"sigma_{s:g}" for s in cfg.val_sigmas)]
+        )
+
+    loss_fn = EDMLoss(cfg.p_mean, cfg.p_std, cfg.sigma_data)
+    model.train()
+    last_ckpt, t0 = time.monotonic(), time.monotonic() - wall
+    t_log, acc = time.monotonic(), []
+    bar = tqdm(
+        total=cfg.steps,
+        initial=step,
+        desc="base",
+        unit="step",
+        dynamic_ncols=True,
+        disable=not env.main,
+    )
+    log = open(log_path, "a") if env.main else None
+    while step < cfg.steps:
+        rng = np.random.default_rng([cfg.seed, step, env.rank])  # the batch depends on the step
+        gen = torch.Generator().manual_seed(step_seed(cfg.seed, step, env.rank))
+        x0, text = cache.sample(
+            rng, "train", local_batch, cfg.window_frames, cfg.dit.patch, cfg.bucket_frames
+        )
+        x0, text = torch.from_numpy(x0), torch.from_numpy(text)  # (B, D, T), (B, 384)
+        mask = torch.from_numpy(prefix_mask(rng, local_batch, x0.shape[2], cfg))  # (B, 1, T)
+        text = model.net.drop_text(text, cfg.text_dropout, generator=gen)
+        budget = torch.full((local_batch,), cfg.budget)
+
+        def denoise(x, sigma, text=text, budget=budget, known=x0, mask=mask):
+            return ddp(x, sigma, text_emb=text, budget=budget, known=known, mask=mask)
+
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        loss = loss_fn(denoise, x0, mask=mask, generator=gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        ema_update(ema, model, cfg.ema_decay, step)
+        step += 1
+        acc.append((float(loss), float(gnorm), x0.shape[2]))
+        bar.update(1)
+        bar.set_postfix(loss=f"{acc[-1][0]:.3f}", T=x0.shape[2])
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            mean = torch.tensor([np.mean([a[0] for a in acc])], dtype=torch.float64)
+            if env.world > 1:
+                dist.all_reduce(mean)
+                mean /= env.world
+            if env.main:
+                now = time.monotonic()
+                row = {
+                    "step": step,
+                    "wall_s": round(now - t0, 1),
+                    "lr": lr_at(step - 1, cfg),
+                    "loss": round(float(mean), 5),
+                    "grad": round(float(np.mean([a[1] for a in acc])), 4),
+                    "window": float(np.mean([a[2] for a in acc])),
+                    "s_per_step": round((now - t_log) / len(acc), 3),
+                }
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+            t_log, acc = time.monotonic(), []
+        wall = time.monotonic() - t0
+        if env.main and (step % cfg.val_every == 0 or step == cfg.steps):
+            row = {"step": step, "wall_s": round(wall, 1), **validate(ema, cache, cfg)}
+            with open(val_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            bar.set_postfix(val=f"{row['val_loss']:.3f}")
+        if env.main and time.monotonic() - last_ckpt > cfg.ckpt_minutes * 60:
+            checkpoint()
+            last_ckpt = time.monotonic()
+    bar.close()
+    if env.main:
+        log.close()
+        checkpoint()
+        tail = read_log(log_path)[-10:]
+        val = read_log(val_path)
+        write_json_atomic(
+            {
+                "steps": step,
+                "wall_s": round(wall, 1),
+                "final_loss": float(np.mean([r["loss"] for r in tail])) if tail else None,
+                "final_val": val[-1] if val else None,
+                "sigma_data": cfg.sigma_data,
+                "world_size": env.world,
+                **meta,
+            },
+            run.out / "train_state.json",
+        )
+    if env.world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return run.out
