@@ -42,14 +42,18 @@ class Autoencoder(nn.Module):
 
     def loss(self, audio: torch.Tensor, tcfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
         """Training loss for a batch of segments (B, C, N); returns (total, parts)."""
-        latent = self.encode(audio)  # (B, D, L)
+        self.check_audio(audio)
+        target_mel = self.spectral.log_mel(audio)  # (B, C*M, T)
+        latent = self.encoder(target_mel)  # (B, D, L)
         noisy = latent + tcfg.latent_noise * torch.randn_like(latent)
         recon = self.decode(noisy)  # (B, C, N)
         # The last n_fft - hop samples are completed only by later frames (which a segment
         # lacks), so they are left out of the reconstruction losses.
         keep = audio.shape[-1] - (self.cfg.n_fft - self.cfg.hop)
         pred, target = recon[..., :keep], audio[..., :keep]
-        mel = mel_l1(self.spectral.log_mel(pred), self.spectral.log_mel(target))
+        # Causal framing: the log-mel of audio[..., :keep] is the first keep / hop frames.
+        n_frames = keep // self.cfg.hop
+        mel = mel_l1(self.spectral.log_mel(pred), target_mel[..., :n_frames])
         mr = self.mrstft(pred, target)
         reg = latent.pow(2).mean()
         total = (
