@@ -52,7 +52,19 @@ def base(sub: argparse._SubParsersAction) -> None:
     def run(a: argparse.Namespace) -> None:
         from engine.train.base import BaseRun, main
 
-        main(BaseRun(a.data, a.codec, a.out, a.preset, a.resume, a.steps, a.cache, a.cache_only))
+        main(
+            BaseRun(
+                a.data,
+                a.codec,
+                a.out,
+                a.preset,
+                a.resume,
+                a.steps,
+                a.cache,
+                a.cache_only,
+                a.minutes,
+            )
+        )
 
     p.set_defaults(func=run)
 

@@ -2,7 +2,7 @@
 
     python -m engine.train base --data /root/presto-data/corpus \
         --codec /root/presto-data/runs/codec --out /root/presto-data/runs/base \
-        --preset tiny [--resume] [--steps N] [--cache-only]
+        --preset tiny [--resume] [--steps N] [--minutes M] [--cache-only]
     torchrun --nproc_per_node 2 -m engine.train base ...   # DistributedDataParallel, gloo
 
 RUN gets: latents/ (the latent cache, unless --cache DIR), checkpoint.pt (atomic, every
@@ -13,7 +13,9 @@ Each sample is a random window of up to 32 s; about half get a known prefix of
 random length (the loss skips those frames), captions are replaced by the null
 embedding with p = 0.1 for classifier-free guidance, and the budget is 1 (all
 layers). The batch for a step depends only on (seed, step, rank), so a resumed
-run draws exactly the batches an uninterrupted one would have.
+run draws exactly the batches an uninterrupted one would have. --minutes bounds the
+wall clock (counted across resumes): the learning-rate decay follows whichever of
+steps and minutes is further along, and training stops at either.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class BaseRun:
     steps: int | None = None  # overrides the preset's step count
     cache: Path | None = None  # latent cache directory (default OUT/latents)
     cache_only: bool = False  # build the latent cache, then stop
+    minutes: float | None = None  # wall-clock budget: stop (and finish the LR decay) by then
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,17 @@ def init_distributed() -> Dist:
     return Dist(dist.get_rank(), world, int(os.environ.get("LOCAL_WORLD_SIZE", world)))
 
 
-def lr_at(step: int, cfg: BaseTrainConfig) -> float:
-    """Linear warm-up, then cosine decay to lr * lr_final at cfg.steps."""
+def progress(step: int, wall_s: float, cfg: BaseTrainConfig, minutes: float | None) -> float:
+    """Fraction of the run done: by steps, or by wall clock when that is further along."""
+    by_steps = step / max(1, cfg.steps)
+    return max(by_steps, wall_s / (60 * minutes)) if minutes else by_steps
+
+
+def lr_at(step: int, done: float, cfg: BaseTrainConfig) -> float:
+    """Linear warm-up over the first steps, then cosine decay to lr * lr_final as done -> 1."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
-    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    t = min(1.0, max(0.0, done))
     return cfg.lr * (cfg.lr_final + (1.0 - cfg.lr_final) * 0.5 * (1.0 + math.cos(math.pi * t)))
 
 
@@ -249,7 +258,16 @@ def main(run: BaseRun) -> Path:
         disable=not env.main,
     )
     log = open(log_path, "a") if env.main else None
-    while step < cfg.steps:
+
+    def shared_progress() -> float:
+        """Rank 0's progress, so that every rank uses the same LR and stops at the same step."""
+        done = torch.tensor([progress(step, time.monotonic() - t0, cfg, run.minutes)])
+        if env.world > 1:
+            dist.broadcast(done, 0)
+        return float(done)
+
+    done = shared_progress()
+    while done < 1.0:
         rng = np.random.default_rng([cfg.seed, step, env.rank])  # the batch depends on the step
         gen = torch.Generator().manual_seed(step_seed(cfg.seed, step, env.rank))
         x0, text = cache.sample(
@@ -263,8 +281,9 @@ def main(run: BaseRun) -> Path:
         def denoise(x, sigma, text=text, budget=budget, known=x0, mask=mask):
             return ddp(x, sigma, text_emb=text, budget=budget, known=known, mask=mask)
 
+        lr = lr_at(step, done, cfg)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
+            g["lr"] = lr
         loss = loss_fn(denoise, x0, mask=mask, generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -272,10 +291,11 @@ def main(run: BaseRun) -> Path:
         opt.step()
         ema_update(ema, model, cfg.ema_decay, step)
         step += 1
-        acc.append((float(loss), float(gnorm), x0.shape[2]))
+        acc.append((loss.item(), float(gnorm), x0.shape[2]))
         bar.update(1)
         bar.set_postfix(loss=f"{acc[-1][0]:.3f}", T=x0.shape[2])
-        if step % cfg.log_every == 0 or step == cfg.steps:
+        done = shared_progress()
+        if step % cfg.log_every == 0 or done >= 1.0:
             mean = torch.tensor([np.mean([a[0] for a in acc])], dtype=torch.float64)
             if env.world > 1:
                 dist.all_reduce(mean)
@@ -285,7 +305,7 @@ def main(run: BaseRun) -> Path:
                 row = {
                     "step": step,
                     "wall_s": round(now - t0, 1),
-                    "lr": lr_at(step - 1, cfg),
+                    "lr": lr,
                     "loss": round(float(mean), 5),
                     "grad": round(float(np.mean([a[1] for a in acc])), 4),
                     "window": float(np.mean([a[2] for a in acc])),
@@ -295,7 +315,7 @@ def main(run: BaseRun) -> Path:
                 log.flush()
             t_log, acc = time.monotonic(), []
         wall = time.monotonic() - t0
-        if env.main and (step % cfg.val_every == 0 or step == cfg.steps):
+        if env.main and (step % cfg.val_every == 0 or done >= 1.0):
             row = {"step": step, "wall_s": round(wall, 1), **validate(ema, cache, cfg)}
             with open(val_path, "a") as f:
                 f.write(json.dumps(row) + "\n")
