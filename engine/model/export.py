@@ -19,6 +19,8 @@ import time
 import warnings
 from pathlib import Path
 
+import onnx
+import onnx.numpy_helper
 import torch
 from torch import nn
 
@@ -97,14 +99,49 @@ def example_inputs(denoiser: EDMPrecond, batch: int = 2, frames: int = 37
 
 def _export(module: nn.Module, args: tuple, names: list[str], outputs: list[str],
             dynamic: dict, path: Path) -> Path:
-    """dynamo export with named dynamic axes; the weights are embedded in the file."""
+    """dynamo export with named dynamic axes; the weights are embedded in the file.
+
+    optimize=False: onnxruntime's own graph optimiser makes the same speed
+    (tiny preset, 344 tokens: 70.3 ms unoptimised vs 70.4 ms optimised), the
+    export takes half the time, and the initializers keep their parameter
+    names, which lets export_split reuse one block graph for every block.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         program = torch.onnx.export(module.eval(), args, dynamo=True, input_names=names,
                                     output_names=outputs, dynamic_shapes=dynamic,
-                                    optimize=True, verbose=False)
+                                    optimize=False, verbose=False)
     program.save(str(path), external_data=False)
     return path
+
+
+def _with_weights(template: onnx.ModelProto, state: dict[str, torch.Tensor]
+                  ) -> onnx.ModelProto | None:
+    """A copy of template with each initializer named in state replaced; None unless every
+    tensor in state found an initializer of its name and shape."""
+    model = onnx.ModelProto()
+    model.CopyFrom(template)
+    replaced = set()
+    for init in model.graph.initializer:
+        value = state.get(init.name)
+        if value is None:
+            continue
+        if tuple(init.dims) != tuple(value.shape):
+            return None
+        init.CopyFrom(onnx.numpy_helper.from_array(value.detach().cpu().numpy(), init.name))
+        replaced.add(init.name)
+    return model if replaced == set(state) else None
+
+
+def _max_error(path: Path, module: nn.Module, feeds: dict[str, torch.Tensor]) -> float:
+    """Max abs difference between onnxruntime on path and module on the same inputs."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    out = session.run(None, {k: v.numpy() for k, v in feeds.items()})[0]
+    with torch.no_grad():
+        ref = module(*feeds.values()).numpy()
+    return float(abs(out - ref).max())
 
 
 def _dims() -> tuple[torch.export.Dim, torch.export.Dim, torch.export.Dim]:
@@ -134,9 +171,23 @@ def export_split(denoiser: EDMPrecond, out_dir: Path) -> list[Path]:
                      out_dir / "embed.onnx")]
     with torch.no_grad():
         h, c, c_final = EmbedGraph(denoiser)(*args)
-    for i in range(len(denoiser.net.blocks)):
-        paths.append(_export(BlockGraph(denoiser.net, i), (h, c), ["h", "c"], ["h_out"],
-                             {"h": {0: b, 1: n}, "c": {0: b}}, out_dir / f"block_{i}.onnx"))
+    # Every block has the same graph: export block 0, then give its graph each
+    # other block's weights (checked against PyTorch; re-exported if that fails).
+    block_dyn = {"h": {0: b, 1: n}, "c": {0: b}}
+    first = _export(BlockGraph(denoiser.net, 0), (h, c), ["h", "c"], ["h_out"], block_dyn,
+                    out_dir / "block_0.onnx")
+    paths.append(first)
+    template = onnx.load(str(first))
+    for i in range(1, len(denoiser.net.blocks)):
+        block = BlockGraph(denoiser.net, i).eval()
+        path = out_dir / f"block_{i}.onnx"
+        model = _with_weights(template, {f"block.{k}": v for k, v in
+                                         denoiser.net.blocks[i].state_dict().items()})
+        if model is not None:
+            onnx.save(model, str(path))
+        if model is None or _max_error(path, block, {"h": h, "c": c}) > 1e-4:
+            _export(block, (h, c), ["h", "c"], ["h_out"], block_dyn, path)
+        paths.append(path)
     x, sigma = args[0], args[1]
     paths.append(_export(FinalGraph(denoiser), (h, c_final, x, sigma),
                          ["h", "c_final", "x", "sigma"], ["x0"],

@@ -93,3 +93,15 @@ def test_sampling_through_onnx_in_numpy_matches_sampling_through_pytorch(exporte
                           sigmas)
     assert isinstance(out, np.ndarray)
     np.testing.assert_allclose(out, ref.numpy(), rtol=0, atol=1e-3)
+
+
+def test_every_block_graph_is_block_0s_graph_with_its_own_weights(exported, small_denoiser):
+    import onnx
+    from onnx import numpy_helper
+
+    graphs = [onnx.load(str(exported / "split" / f"block_{i}.onnx")).graph for i in range(3)]
+    for i, graph in enumerate(graphs):
+        assert [n.op_type for n in graph.node] == [n.op_type for n in graphs[0].node]
+        weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        for name, value in small_denoiser.net.blocks[i].state_dict().items():
+            np.testing.assert_array_equal(weights[f"block.{name}"], value.numpy())
