@@ -173,9 +173,9 @@ def generate(cfg: GenerateConfig) -> dict:
         pos = known.shape[1]
         z[0, :, :pos] = known
 
-    from engine.prompt import TorchPromptEncoder
+    from engine.prompt import shared_prompt_encoder
 
-    text = torch.from_numpy(TorchPromptEncoder().embed([cfg.prompt]))  # (1, 384)
+    text = torch.from_numpy(shared_prompt_encoder().embed([cfg.prompt]))  # (1, 384)
     sigmas = karras_sigmas(cfg.steps, cfg.sigma_min, cfg.sigma_max)
     sample = SAMPLERS[SAMPLER_NAMES[cfg.sampler]]
     window = base.cfg.window_frames

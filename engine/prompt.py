@@ -9,6 +9,7 @@ the DiT sees identical embeddings either way (tests/text checks the parity).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -42,3 +43,9 @@ class TorchPromptEncoder:
             with torch.inference_mode():
                 out.append(self.model(ids, mask)[1].numpy())  # (b, 384)
         return np.concatenate(out).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def shared_prompt_encoder() -> TorchPromptEncoder:
+    """One encoder per process: loading MiniLM takes about a second."""
+    return TorchPromptEncoder()
