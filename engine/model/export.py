@@ -8,6 +8,8 @@ Two layouts, both inputs (x, sigma, text_emb, budget, known, mask) -> x0:
   The runtime picks k per call by choosing which block graphs to run
   (Presto-L reroute), with every weight stored once. See engine.model.runner.
 
+Beside them, null_text.npy holds the learned empty-prompt embedding for CFG.
+
     python -m engine.model.export --preset tiny --out /tmp/dit --split --bench
 """
 
@@ -196,6 +198,17 @@ def export_split(denoiser: EDMPrecond, out_dir: Path) -> list[Path]:
     return paths
 
 
+def save_null_text(denoiser: EDMPrecond, out_dir: Path) -> Path:
+    """null_text.npy: the DiT's learned empty-prompt embedding (384,) float32, which the
+    runtime installs with TextEncoder.set_null_embedding for classifier-free guidance."""
+    import numpy as np
+
+    path = Path(out_dir) / "null_text.npy"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, denoiser.net.null_text.detach().cpu().numpy().astype(np.float32))
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.model.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -221,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     if not args.skip_export:
         export_denoiser(denoiser, args.out / "denoiser.onnx")
+        save_null_text(denoiser, args.out)
         print(f"monolithic export: {time.perf_counter() - t0:.1f} s")
     if args.split and not args.skip_export:
         t0 = time.perf_counter()

@@ -105,3 +105,11 @@ def test_every_block_graph_is_block_0s_graph_with_its_own_weights(exported, smal
         weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
         for name, value in small_denoiser.net.blocks[i].state_dict().items():
             np.testing.assert_array_equal(weights[f"block.{name}"], value.numpy())
+
+
+def test_the_learned_null_prompt_is_saved_for_the_runtime(tmp_path, small_denoiser):
+    from engine.model.export import save_null_text
+
+    saved = np.load(save_null_text(small_denoiser, tmp_path))
+    assert saved.dtype == np.float32 and saved.shape == (384,)
+    np.testing.assert_array_equal(saved, small_denoiser.net.null_text.detach().numpy())
