@@ -182,7 +182,8 @@ def generate(cfg: GenerateConfig) -> dict:
     hop = max(1, min(window - 1, round(cfg.hop_seconds * sr / spl)))
     windows = 0
     while pos < total:
-        start = max(0, pos - (window - hop))  # keep at most window - hop frames of context
+        # Context: window - hop frames, or more when fewer than hop frames remain.
+        start = max(0, min(pos - (window - hop), total - window))
         end = min(total, start + window)
         known = z[:, :, start:end]  # (1, C, T); frames >= pos are zeros and masked out
         mask = torch.zeros(1, 1, end - start)

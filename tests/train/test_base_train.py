@@ -152,3 +152,42 @@ def test_about_half_the_rows_get_a_known_prefix_that_leaves_frames_to_generate()
     assert known.max() <= 100 - cfg.min_new_frames
     # every known region is a prefix: ones, then zeros
     assert np.all(np.diff(mask, axis=1) <= 0)
+
+
+@pytest.mark.slow
+def test_torchrun_with_two_ranks_trains_and_rank_zero_writes(
+    base_run, base_corpus, base_codec, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "engine.train",
+        "base",
+        "--data",
+        str(base_corpus),
+        "--codec",
+        str(base_codec),
+        "--out",
+        str(out),
+        "--preset",
+        "micro",
+        "--steps",
+        "2",
+        "--cache",
+        str(base_run / "latents"),
+    ]
+    subprocess.run(
+        cmd, cwd=Path(__file__).resolve().parents[2], check=True, capture_output=True, timeout=300
+    )
+    state = json.loads((out / "train_state.json").read_text())
+    assert state["world_size"] == 2 and state["steps"] == 2
+    assert [r["step"] for r in rows(out / "losses.jsonl")] == [1, 2]
