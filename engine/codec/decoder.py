@@ -31,10 +31,10 @@ class Decoder(nn.Module):
             for _ in range(cfg.dec_blocks)
         )
         self.norm = nn.LayerNorm(w, eps=1e-6)
-        self.head = nn.Linear(w, 2 * cfg.channels * cfg.n_freq)
-        # Start quiet: log-magnitude bias -5 (the first C*F head outputs are log_mag).
+        self.mag_head = nn.Linear(w, cfg.channels * cfg.n_freq)
+        self.phase_head = nn.Linear(w, cfg.channels * cfg.n_freq)
         with torch.no_grad():
-            self.head.bias[: cfg.channels * cfg.n_freq] = -5.0
+            self.mag_head.bias.fill_(-5.0)  # start quiet
 
     def spectra(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """latent (B, D, L) -> log_mag, phase, each (B, C, L * downsample, n_fft/2+1).
@@ -48,11 +48,11 @@ class Decoder(nn.Module):
         x = x.reshape(b, n_lat * cfg.downsample, cfg.dec_width).transpose(1, 2)  # (B, W, 4L)
         for block in self.blocks:
             x = block(x)  # (B, W, 4L)
-        h = self.head(self.norm(x.transpose(1, 2)))  # (B, 4L, 2*C*F)
-        h = h.reshape(b, -1, 2, cfg.channels, cfg.n_freq).permute(2, 0, 3, 1, 4)  # (2,B,C,4L,F)
-        log_mag = h[0].clamp(max=cfg.max_log_mag)  # (B, C, 4L, F)
-        phase = h[1]  # (B, C, 4L, F), an angle; only its cos and sin are used
-        return log_mag, phase
+        h = self.norm(x.transpose(1, 2))  # (B, 4L, W)
+        shape = (b, -1, cfg.channels, cfg.n_freq)
+        log_mag = self.mag_head(h).reshape(shape).transpose(1, 2)  # (B, C, 4L, F)
+        phase = self.phase_head(h).reshape(shape).transpose(1, 2)  # (B, C, 4L, F), an angle
+        return log_mag.clamp(max=cfg.max_log_mag), phase
 
     def forward(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """latent (B, D, L) -> log_mag, phase, each (B, C, n_fft/2+1, L * downsample)."""
