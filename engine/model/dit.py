@@ -89,10 +89,11 @@ class DiTBlock(nn.Module):
     def forward(self, h: torch.Tensor, c: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
                 ) -> torch.Tensor:
         mods = self.adaLN_modulation(c).chunk(6, dim=-1)  # 6 x (B, D)
-        shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = mods
-        h = h + gate_a[:, None] * self.attn(modulate(self.norm1(h), shift_a, scale_a), cos, sin)
-        h = h + gate_m[:, None] * self.mlp(modulate(self.norm2(h), shift_m, scale_m))  # (B, L, D)
-        return h
+        shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = mods  # (B, D) each
+        a = self.attn(modulate(self.norm1(h), shift_a, scale_a), cos, sin)  # (B, L, D)
+        h = h + gate_a[:, None] * a  # (B, L, D)
+        m = self.mlp(modulate(self.norm2(h), shift_m, scale_m))  # (B, L, D)
+        return h + gate_m[:, None] * m  # (B, L, D)
 
 
 class FinalLayer(nn.Module):
@@ -194,7 +195,7 @@ class DiT(nn.Module):
               budget: torch.Tensor, known: torch.Tensor, mask: torch.Tensor
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Tokens h (B, L, D), block conditioning c (B, D), final-layer conditioning (B, D)."""
-        t = x.shape[2]
+        t = x.shape[2]  # T
         h = torch.cat([x, known * mask, mask], dim=1)  # (B, 2C+1, T)
         h = F.pad(h, (0, (-t) % self.cfg.patch))  # (B, 2C+1, T'), T' a multiple of patch
         h = self.x_embed(h).transpose(1, 2)  # (B, L, D), L = T' / patch
@@ -209,8 +210,8 @@ class DiT(nn.Module):
 
     def head(self, h: torch.Tensor, c_final: torch.Tensor, frames: int) -> torch.Tensor:
         """Tokens (B, L, D) -> F output (B, C, frames), dropping the patch padding."""
-        b, n, _ = h.shape
-        p, c = self.cfg.patch, self.cfg.latent_channels
+        b, n, _ = h.shape  # (B, L, D)
+        p, c = self.cfg.patch, self.cfg.latent_channels  # frames per token, latent channels
         out = self.final(h, c_final)  # (B, L, p*C)
         out = out.reshape(b, n, p, c).permute(0, 3, 1, 2)  # (B, C, L, p)
         return out.reshape(b, c, n * p)[:, :, :frames]  # (B, C, T)
@@ -223,9 +224,9 @@ class DiT(nn.Module):
         known: (B, C, T) context frames (any value where mask is 0); mask: (B, 1, T),
         1 = known. n_blocks: Presto-L layer count k (None = all). Returns (B, C, T).
         """
-        c = self.cfg.latent_channels
-        if x.ndim != 3 or x.shape[1] != c:
-            raise ValueError(f"x must be (batch, {c}, frames), got shape {tuple(x.shape)}")
+        channels = self.cfg.latent_channels
+        if x.ndim != 3 or x.shape[1] != channels:  # before x[:, :1] below can fail otherwise
+            raise ValueError(f"x must be (batch, {channels}, frames), got shape {tuple(x.shape)}")
         if known is None:
             known = torch.zeros_like(x)  # (B, C, T)
         if mask is None:
