@@ -109,9 +109,13 @@ def main(run_dir: Path, out_dir: Path) -> Path:
     model, info = load_run(run_dir)
     cfg = model.cfg
     stats_path = run_dir / "latent_stats.json"
-    if not stats_path.exists():
-        raise SystemExit(f"{stats_path} is missing: training writes it when it finishes")
-    stats = json.loads(stats_path.read_text())
+    if stats_path.exists():
+        stats = json.loads(stats_path.read_text())
+    else:  # a checkpoint of an unfinished run: measure on its audio cache, say so
+        from engine.train.audio_cache import open_cache
+        from engine.train.codec import latent_stats
+
+        stats = latent_stats(model, open_cache(run_dir / "cache")) | {"provisional": True}
     parity = export_graphs(model, out_dir)
     n_params = {
         "encoder": sum(p.numel() for p in model.encoder.parameters()),
@@ -131,7 +135,12 @@ def main(run_dir: Path, out_dir: Path) -> Path:
         samples_per_latent=cfg.samples_per_latent,
         compression_ratio=cfg.compression_ratio,
         decoder_lookback_latent_frames=cfg.decoder_receptive_latent_frames,
-        latent_stats={"mean": stats["mean"], "std": stats["std"], "frames": stats["frames"]},
+        latent_stats={
+            "mean": stats["mean"],
+            "std": stats["std"],
+            "frames": stats["frames"],
+            "provisional": stats.get("provisional", False),
+        },
         io={
             "encoder": {
                 "inputs": {"log_mel": ["batch", "channels*n_mels", "frames (multiple of 4)"]},

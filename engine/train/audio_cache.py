@@ -99,6 +99,11 @@ def build_cache(
     return _open(audio_path, index)
 
 
+def open_cache(cache_dir: Path) -> AudioCache:
+    """An existing cache (as written by build_cache)."""
+    return _open(cache_dir / "audio.npy", json.loads((cache_dir / "index.json").read_text()))
+
+
 def _open(audio_path: Path, index: dict) -> AudioCache:
     audio = np.load(audio_path, mmap_mode="r")
     return AudioCache(
