@@ -26,7 +26,6 @@ import math
 import os
 import time
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +37,7 @@ from engine.edm.loss import EDMLoss
 from engine.edm.precond import EDMPrecond
 from engine.model.dit import DiT
 from engine.train.base_config import BaseTrainConfig, get_preset
+from engine.train.base_eval import plot_validation, validate
 from engine.train.checkpoint import (
     plot_losses,
     read_log,
@@ -45,7 +45,8 @@ from engine.train.checkpoint import (
     truncate_log,
     write_json_atomic,
 )
-from engine.train.latent_cache import LatentCache, build_latent_cache
+from engine.train.distributed import init_distributed
+from engine.train.latent_cache import build_latent_cache
 
 LOSS_KEYS = ["loss", "grad", "lr", "window"]
 
@@ -61,28 +62,6 @@ class BaseRun:
     cache: Path | None = None  # latent cache directory (default OUT/latents)
     cache_only: bool = False  # build the latent cache, then stop
     minutes: float | None = None  # wall-clock budget: stop (and finish the LR decay) by then
-
-
-@dataclass(frozen=True)
-class Dist:
-    rank: int = 0
-    world: int = 1
-    local_world: int = 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed() -> Dist:
-    """gloo process group when launched by torchrun (WORLD_SIZE > 1), else a single process."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Dist()
-    if not dist.is_initialized():
-        # Long timeout: rank 0 may build the latent cache while the others wait.
-        dist.init_process_group("gloo", timeout=timedelta(hours=6))
-    return Dist(dist.get_rank(), world, int(os.environ.get("LOCAL_WORLD_SIZE", world)))
 
 
 def progress(step: int, wall_s: float, cfg: BaseTrainConfig, minutes: float | None) -> float:
@@ -121,32 +100,6 @@ def prefix_mask(
         if longest >= 1 and rng.random() < cfg.prefix_p:
             mask[i, :, : rng.integers(1, longest + 1)] = 1.0
     return mask
-
-
-@torch.no_grad()
-def validate(model: EDMPrecond, cache: LatentCache, cfg: BaseTrainConfig) -> dict:
-    """EDM loss of `model` at each fixed sigma over fixed valid windows (no prefix, real text)."""
-    split = "valid" if len(cache.splits["valid"]) else "train"
-    x0, text = cache.fixed_windows(split, cfg.val_clips, cfg.window_frames, cfg.dit.patch)
-    loss_fn = EDMLoss(cfg.p_mean, cfg.p_std, cfg.sigma_data)
-    model.eval()
-    row = {}
-    for sigma in cfg.val_sigmas:
-        total = 0.0
-        for i in range(0, len(x0), cfg.batch):
-            x = torch.from_numpy(x0[i : i + cfg.batch])  # (b, D, T)
-            t = torch.from_numpy(text[i : i + cfg.batch])  # (b, 384)
-            b = x.shape[0]
-            gen = torch.Generator().manual_seed(1234 + i)
-
-            def denoise(xn, s, t=t, b=b):
-                return model(xn, s, text_emb=t, budget=torch.full((b,), cfg.budget))
-
-            total += b * float(loss_fn(denoise, x, sigma=torch.full((b,), sigma), generator=gen))
-        row[f"sigma_{sigma:g}"] = round(total / len(x0), 5)
-    row["val_loss"] = round(float(np.mean(list(row.values()))), 5)
-    model.train()
-    return row
 
 
 def main(run: BaseRun) -> Path:
@@ -241,9 +194,7 @@ def main(run: BaseRun) -> Path:
             ckpt_path,
         )
         plot_losses(log_path, run.out / "losses.png", LOSS_KEYS)
-        plot_losses(
-            val_path, run.out / "valid.png", ["val_loss", *(f"sigma_{s:g}" for s in cfg.val_sigmas)]
-        )
+        plot_validation(val_path, run.out / "valid.png")
 
     loss_fn = EDMLoss(cfg.p_mean, cfg.p_std, cfg.sigma_data)
     model.train()
