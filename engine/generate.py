@@ -35,6 +35,10 @@ from engine.train.base_config import BaseTrainConfig
 DEFAULT_MODEL = Path("/root/presto-data/runs/base")
 SAMPLER_NAMES = {"heun": "heun", "euler": "euler", "dpmpp2m": "dpmpp_2m", "dpmpp_2m": "dpmpp_2m"}
 CROSSFADE = 2048  # samples of linear crossfade from the given audio into the generated audio
+# Frames a window may exceed the training window by: "32 s" is 690 frames (the last one
+# partial) while 32 s clips train on 688; rotary positions extrapolate that far harmlessly,
+# and one window is half the cost of two.
+WINDOW_SLACK = 4
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,7 @@ def generate(cfg: GenerateConfig) -> dict:
     text = torch.from_numpy(shared_prompt_encoder().embed([cfg.prompt]))  # (1, 384)
     sigmas = karras_sigmas(cfg.steps, cfg.sigma_min, cfg.sigma_max)
     sample = SAMPLERS[SAMPLER_NAMES[cfg.sampler]]
-    window = base.cfg.window_frames
+    window = base.cfg.window_frames + WINDOW_SLACK
     hop = max(1, min(window - 1, round(cfg.hop_seconds * sr / spl)))
     windows = 0
     while pos < total:

@@ -161,8 +161,10 @@ def build_latent_cache(
     """Encode the train and valid clips (resuming a partial build) and embed their captions."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     index_path, lat_path = cache_dir / "index.json", cache_dir / "latents.npy"
+    meta = (data_dir / "metadata.jsonl").stat()
     key = {
         "data": str(data_dir.resolve()),
+        "metadata": f"{meta.st_size}:{meta.st_mtime_ns}",  # a grown corpus starts afresh
         "codec": str(codec_dir.resolve()),
         "codec_fingerprint": codec_fingerprint(codec_dir),
     }
