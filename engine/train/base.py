@@ -46,7 +46,7 @@ from engine.train.checkpoint import (
     write_json_atomic,
 )
 from engine.train.distributed import init_distributed
-from engine.train.latent_cache import build_latent_cache
+from engine.train.latent_cache import build_latent_cache, latent_stats_digest
 
 LOSS_KEYS = ["loss", "grad", "lr", "window"]
 
@@ -120,6 +120,9 @@ def main(run: BaseRun) -> Path:
         cfg = replace(BaseTrainConfig.from_dict(state["train_config"]), steps=cfg.steps)
     elif ckpt_path.exists():
         raise SystemExit(f"{ckpt_path} exists: pass --resume or choose another --out")
+    codec_stats = latent_stats_digest(run.codec)
+    if state is not None and state.get("codec_stats") not in (None, codec_stats):
+        raise SystemExit(f"{ckpt_path} was trained on another codec's latents than {run.codec}")
 
     cache_dir = run.cache or run.out / "latents"
     if env.main:
@@ -145,6 +148,13 @@ def main(run: BaseRun) -> Path:
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
     )
+    meta = {
+        "data": str(run.data.resolve()),
+        "codec": str(run.codec.resolve()),
+        "codec_stats": codec_stats,
+        "cache": str(cache_dir.resolve()),
+        "preset": run.preset,
+    }
     step, wall = 0, 0.0
     if state is not None:
         model.net.load_state_dict(state["model"])
@@ -159,12 +169,6 @@ def main(run: BaseRun) -> Path:
         for path in (log_path, val_path):
             path.unlink(missing_ok=True)
     ddp = torch.nn.parallel.DistributedDataParallel(model) if env.world > 1 else model
-    meta = {
-        "data": str(run.data.resolve()),
-        "codec": str(run.codec.resolve()),
-        "cache": str(cache_dir.resolve()),
-        "preset": run.preset,
-    }
     if env.main:
         write_json_atomic(
             {

@@ -47,6 +47,21 @@ def codec_fingerprint(codec_dir: Path) -> str:
     return h.hexdigest()
 
 
+def latent_stats_digest(codec_dir: Path) -> str:
+    """sha256 of the codec's latent mean/std, the same for a run and its export.
+
+    A different codec (or a retrained one) has different statistics, so this tells
+    whether two latent caches speak the same latent language; unlike file times it
+    survives copying the codec to another machine.
+    """
+    if (codec_dir / "latent_stats.json").exists():
+        stats = json.loads((codec_dir / "latent_stats.json").read_text())
+    else:
+        stats = json.loads((codec_dir / "manifest.json").read_text())["latent_stats"]
+    payload = json.dumps({"mean": stats["mean"], "std": stats["std"]}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
 def plan_clips(data_dir: Path, samples_per_latent: int) -> list[dict]:
     """Train and valid rows of metadata.jsonl with their whole-frame counts (file headers)."""
     clips = []

@@ -191,3 +191,33 @@ def test_torchrun_with_two_ranks_trains_and_rank_zero_writes(
     state = json.loads((out / "train_state.json").read_text())
     assert state["world_size"] == 2 and state["steps"] == 2
     assert [r["step"] for r in rows(out / "losses.jsonl")] == [1, 2]
+
+
+def test_resume_refuses_latents_of_another_codec(base_run, base_corpus, base_codec, tmp_path):
+    import shutil
+
+    other = tmp_path / "codec"
+    shutil.copytree(base_codec, other, ignore=shutil.ignore_patterns("cache"))
+    stats = json.loads((other / "latent_stats.json").read_text())
+    stats["mean"] = [m + 0.1 for m in stats["mean"]]
+    (other / "latent_stats.json").write_text(json.dumps(stats))
+    out = tmp_path / "run"
+    out.mkdir()
+    shutil.copy(base_run / "checkpoint.pt", out / "checkpoint.pt")
+    with pytest.raises(SystemExit, match="another codec"):
+        cli(
+            [
+                "base",
+                "--data",
+                str(base_corpus),
+                "--codec",
+                str(other),
+                "--out",
+                str(out),
+                "--preset",
+                "micro",
+                "--resume",
+                "--steps",
+                "5",
+            ]
+        )
