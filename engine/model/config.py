@@ -16,6 +16,9 @@ class DiTConfig:
     text_dim: int = 384  # pooled all-MiniLM-L6-v2 sentence embedding
     freq_dim: int = 256  # sinusoidal features for noise level and budget
     rope_base: float = 10000.0  # rotary base period; positions are token indices
+    # Presto-L: which blocks run at layer count k (engine.model.layer_schedule.route):
+    # "reroute" (blocks 0..k-2, then the last) or "early_exit" (blocks 0..k-1, the ASE baseline).
+    exit_mode: str = "reroute"
 
     def __post_init__(self) -> None:
         if self.width % self.heads:
@@ -24,6 +27,8 @@ class DiTConfig:
             raise ValueError(f"head size {self.width // self.heads} must be even for rotary")
         if self.depth < 1 or self.patch < 1 or self.latent_channels < 1:
             raise ValueError("depth, patch and latent_channels must be >= 1")
+        if self.exit_mode not in ("reroute", "early_exit"):
+            raise ValueError(f"exit_mode must be 'reroute' or 'early_exit', got {self.exit_mode!r}")
 
     @property
     def in_channels(self) -> int:

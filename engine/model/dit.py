@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.model.config import DiTConfig
+from engine.model.layer_schedule import route
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -162,12 +163,9 @@ class DiT(nn.Module):
         nn.init.zeros_(self.null_text)
 
     def route(self, n_blocks: int | None = None) -> list[int]:
-        """Block indices run for a layer count k (Presto-L reroute): 0..k-2, then the last."""
-        depth = self.cfg.depth
-        k = depth if n_blocks is None else int(n_blocks)
-        if not 1 <= k <= depth:
-            raise ValueError(f"n_blocks must be in [1, {depth}], got {n_blocks}")
-        return [*range(k - 1), depth - 1]
+        """Block indices run for a layer count k under cfg.exit_mode (Presto-L reroute:
+        0..k-2, then the last; early exit: 0..k-1). See engine.model.layer_schedule."""
+        return route(self.cfg.depth, n_blocks, self.cfg.exit_mode)
 
     def drop_text(self, text_emb: torch.Tensor, p: float,
                   generator: torch.Generator | None = None) -> torch.Tensor:

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from engine.model.layer_schedule import route
+
 INPUT_NAMES = ("x", "sigma", "text_emb", "budget", "known", "mask")
 
 
@@ -55,10 +57,15 @@ class MonolithicDenoiser:
 
 
 class SplitDenoiser:
-    """embed.onnx + block_{i}.onnx + final.onnx in `model_dir`; k chosen per call."""
+    """embed.onnx + block_{i}.onnx + final.onnx in `model_dir`; k chosen per call.
 
-    def __init__(self, model_dir: Path | str, threads: int = 2, spin: bool = False) -> None:
+    exit_mode: the model's DiTConfig.exit_mode ("reroute" or "early_exit").
+    """
+
+    def __init__(self, model_dir: Path | str, threads: int = 2, spin: bool = False,
+                 exit_mode: str = "reroute") -> None:
         model_dir = Path(model_dir)
+        self.exit_mode = exit_mode
         self.depth = len(list(model_dir.glob("block_*.onnx")))
         if self.depth == 0:
             raise FileNotFoundError(f"no block_*.onnx graphs in {model_dir}")
@@ -68,11 +75,8 @@ class SplitDenoiser:
         self.final = cpu_session(model_dir / "final.onnx", threads, spin)
 
     def route(self, n_blocks: int | None) -> list[int]:
-        """Same rule as DiT.route: blocks 0..k-2, then the last one."""
-        k = self.depth if n_blocks is None else int(n_blocks)
-        if not 1 <= k <= self.depth:
-            raise ValueError(f"n_blocks must be in [1, {self.depth}], got {n_blocks}")
-        return [*range(k - 1), self.depth - 1]
+        """Same rule as DiT.route (engine.model.layer_schedule.route)."""
+        return route(self.depth, n_blocks, self.exit_mode)
 
     def __call__(self, x: np.ndarray, sigma: np.ndarray, text_emb: np.ndarray,
                  budget: np.ndarray, known: np.ndarray, mask: np.ndarray,

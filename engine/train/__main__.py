@@ -4,6 +4,8 @@
         --out /root/presto-data/runs/codec --preset cpu [--resume] [--steps N] [--minutes M]
     python -m engine.train base --data /root/presto-data/corpus \
         --codec /root/presto-data/runs/codec --out /root/presto-data/runs/base --preset tiny
+    python -m engine.train presto-l --teacher /root/presto-data/runs/base \
+        --out /root/presto-data/runs/presto-l [--baseline ase] [--resume] [--steps N]
 
 Adding a model = one function below that adds its subparser and sets ``func``;
 then list it in COMMANDS. Imports stay inside ``run`` so ``--help`` is fast.
@@ -69,7 +71,28 @@ def base(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-COMMANDS = (codec, base)
+def presto_l(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("presto-l", help="Presto-L layer-dropping fine-tune of a base run")
+    p.add_argument("--teacher", type=Path, required=True, help="base run dir (checkpoint.pt)")
+    p.add_argument("--out", type=Path, required=True, help="run dir")
+    p.add_argument("--preset", default="tiny", help="preset (engine.train.presto_l_config)")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    p.add_argument("--steps", type=int, default=None, help="total steps (overrides preset)")
+    p.add_argument("--minutes", type=float, default=None, help="wall-clock budget (LR follows)")
+    p.add_argument("--baseline", choices=["ase"], default=None,
+                   help="ase: fine-tune the plain early-exit baseline instead of the reroute")
+    p.add_argument("--cache", type=Path, default=None, help="latent cache (the teacher's)")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.train.presto_l import PrestoLRun, main
+
+        main(PrestoLRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.baseline, a.cache,
+                        a.minutes))
+
+    p.set_defaults(func=run)
+
+
+COMMANDS = (codec, base, presto_l)
 
 
 def main(argv: list[str] | None = None) -> None:

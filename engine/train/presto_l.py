@@ -1,0 +1,284 @@
+"""Presto-L: fine-tune the base model to run fewer blocks at high noise (DESIGN section 6).
+
+    python -m engine.train presto-l --teacher /root/presto-data/runs/base \
+        --out /root/presto-data/runs/presto-l [--resume] [--steps N] [--minutes M]
+    python -m engine.train presto-l --teacher /root/presto-data/runs/base \
+        --out /root/presto-data/runs/ase --baseline ase     # the early-exit baseline
+
+Student and teacher both start as the base run's EMA weights; the teacher stays
+frozen at full depth and budget 1. Per sample: sigma from the base run's
+log-normal, budget b ~ U[b_min, 1], k = LayerSchedule.blocks(sigma, b); the
+student runs k blocks (reroute, or plain early exit with --baseline ase) with b
+as its budget input. Samples that share a k run as one sub-batch. Loss:
+
+    L = mean_u[w(sigma) |D_k(x) - x0|^2] + self_teacher * mean_u[w(sigma) |D_k(x) - D_T(x)|^2]
+
+with w = (sigma^2 + sd^2) / (sigma sd)^2, the EDM weight, for both terms: it is
+1 / c_out^2, so each term is a plain MSE between network outputs F in their
+unit-variance space and the two terms are on the same scale at every sigma.
+mean_u averages over unknown frames only (the known prefix is skipped, as in the
+base loss). Text dropout and known prefixes are drawn as in base training (same
+rates, from the teacher's config); dropped rows get each network's own learned
+null embedding.
+
+RUN gets checkpoint.pt in the base format (train_config with the student's DiT
+config, exit_mode included; model; ema; optimizer; ...; plus presto_l and
+schedule), so engine.generate.load_base reads it; losses.jsonl/.png, valid.jsonl/
+.png (EMA student, fixed sigmas x budgets), config.json, train_state.json.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from engine.edm.precond import EDMPrecond
+from engine.model.dit import DiT
+from engine.model.layer_schedule import LayerSchedule
+from engine.train.base import ema_update, lr_at, prefix_mask, progress, step_seed
+from engine.train.base_config import BaseTrainConfig
+from engine.train.checkpoint import (
+    plot_losses,
+    read_log,
+    save_atomic,
+    truncate_log,
+    write_json_atomic,
+)
+from engine.train.latent_cache import LatentCache, open_latent_cache
+from engine.train.presto_l_config import PrestoLConfig, get_preset
+
+LOSS_KEYS = ["loss", "denoise", "self_teacher", "blocks", "grad", "lr"]
+BASELINES = {None: "reroute", "ase": "early_exit"}
+
+
+@dataclass(frozen=True)
+class PrestoLRun:
+    teacher: Path  # base training run (checkpoint.pt with EMA weights)
+    out: Path  # run directory
+    preset: str = "tiny"
+    resume: bool = False
+    steps: int | None = None  # overrides the preset's step count
+    baseline: str | None = None  # None: Presto-L reroute; "ase": plain early exit
+    cache: Path | None = None  # latent cache dir (default: the teacher's)
+    minutes: float | None = None  # wall-clock budget: stop (and finish the LR decay) by then
+
+
+def load_teacher(run_dir: Path) -> tuple[EDMPrecond, dict]:
+    """The base run's EMA denoiser (eval, frozen) and its checkpoint dict (weights dropped)."""
+    path = Path(run_dir) / "checkpoint.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: train a base model first "
+                                "(python -m engine.train base ...)")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = BaseTrainConfig.from_dict(state["train_config"])
+    model = EDMPrecond(DiT(cfg.dit), state["sigma_data"])
+    model.net.load_state_dict(state["ema"])
+    meta = {k: v for k, v in state.items() if k not in ("model", "ema", "optimizer", "torch_rng")}
+    return model.eval().requires_grad_(False), meta
+
+
+def masked_mean(err: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of err (B, C, T) over frames where mask (B, 1, T) is 0."""
+    unknown = (1.0 - mask).expand_as(err)  # (B, C, T)
+    return (err * unknown).sum() / unknown.sum().clamp_min(1.0)
+
+
+def grouped_forward(model: EDMPrecond, x: torch.Tensor, sigma: torch.Tensor, k: np.ndarray,
+                    **cond: torch.Tensor) -> torch.Tensor:
+    """D(x, sigma) (B, C, T) with sample i at k[i] blocks: one sub-batch per distinct k."""
+    outs, order = [], []
+    for kk in np.unique(k):
+        idx = torch.from_numpy(np.flatnonzero(k == kk))  # (b_k,)
+        sub = {name: v[idx] for name, v in cond.items()}
+        outs.append(model(x[idx], sigma[idx], n_blocks=int(kk), **sub))  # (b_k, C, T)
+        order.append(idx)
+    inverse = torch.argsort(torch.cat(order))  # (B,): row of the concatenation for sample i
+    return torch.cat(outs)[inverse]  # (B, C, T)
+
+
+def presto_l_loss(student: EDMPrecond, teacher: EDMPrecond, schedule: LayerSchedule,
+                  x0: torch.Tensor, text: torch.Tensor, mask: torch.Tensor,
+                  cfg: PrestoLConfig, train: BaseTrainConfig, gen: torch.Generator
+                  ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Denoising + self-teacher loss for one batch. x0 (B, C, T), text (B, 384), mask (B, 1, T)."""
+    b = x0.shape[0]
+    drop = torch.rand(b, generator=gen) < train.text_dropout  # (B,) CFG text dropout
+    text_s = torch.where(drop[:, None], student.net.null_text[None], text)  # (B, 384)
+    text_t = torch.where(drop[:, None], teacher.net.null_text[None], text)  # (B, 384)
+    sigma = (torch.randn(b, generator=gen) * train.p_std + train.p_mean).exp()  # (B,)
+    budget = cfg.b_min + (1.0 - cfg.b_min) * torch.rand(b, generator=gen)  # (B,)
+    k = schedule.blocks(sigma.numpy(), budget.numpy())  # (B,) blocks per sample
+    x = x0 + torch.randn(x0.shape, generator=gen) * sigma[:, None, None]  # (B, C, T)
+    with torch.no_grad():
+        target = teacher(x, sigma, text_emb=text_t, budget=torch.ones(b), known=x0, mask=mask)
+    pred = grouped_forward(student, x, sigma, k, text_emb=text_s, budget=budget, known=x0,
+                           mask=mask)  # (B, C, T)
+    sd2 = train.sigma_data**2
+    w = ((sigma**2 + sd2) / (sigma**2 * sd2))[:, None, None]  # (B, 1, 1) EDM weight
+    denoise = masked_mean(w * (pred - x0) ** 2, mask)
+    self_teacher = masked_mean(w * (pred - target) ** 2, mask)
+    loss = denoise + cfg.self_teacher * self_teacher
+    return loss, {"denoise": denoise.item(), "self_teacher": self_teacher.item(),
+                  "blocks": float(k.mean())}
+
+
+@torch.no_grad()
+def validate(model: EDMPrecond, cache: LatentCache, train: BaseTrainConfig, cfg: PrestoLConfig,
+             schedule: LayerSchedule) -> dict:
+    """Denoising loss of `model` on fixed valid windows at each fixed sigma x budget."""
+    split = "valid" if len(cache.splits["valid"]) else "train"
+    x0_all, text_all = cache.fixed_windows(split, train.val_clips, train.window_frames,
+                                           train.dit.patch)
+    model.eval()
+    row = {}
+    for budget in cfg.val_budgets:
+        losses = []
+        for sigma in train.val_sigmas:
+            k = schedule.n_blocks(sigma, budget)
+            total = 0.0
+            for i in range(0, len(x0_all), train.batch):
+                x0 = torch.from_numpy(x0_all[i : i + train.batch])  # (b, C, T)
+                text = torch.from_numpy(text_all[i : i + train.batch])  # (b, 384)
+                n = x0.shape[0]
+                gen = torch.Generator().manual_seed(1234 + i)
+                x = x0 + torch.randn(x0.shape, generator=gen) * sigma  # (b, C, T)
+                d = model(x, torch.full((n,), sigma), text_emb=text,
+                          budget=torch.full((n,), budget), n_blocks=k)  # (b, C, T)
+                w = (sigma**2 + train.sigma_data**2) / (sigma * train.sigma_data) ** 2
+                total += n * float((w * (d - x0) ** 2).mean())
+            losses.append(total / len(x0_all))
+        row[f"val_b{budget:g}"] = round(float(np.mean(losses)), 5)
+    model.train()
+    return row
+
+
+def student_configs(teacher_meta: dict, cfg: PrestoLConfig, steps: int) -> BaseTrainConfig:
+    """The teacher's training config with the student's DiT exit mode and fine-tune settings."""
+    base = BaseTrainConfig.from_dict(teacher_meta["train_config"])
+    return replace(base, dit=replace(base.dit, exit_mode=cfg.exit_mode), steps=steps, lr=cfg.lr,
+                   warmup=cfg.warmup, lr_final=cfg.lr_final, ema_decay=cfg.ema_decay,
+                   batch=cfg.batch or base.batch, seed=cfg.seed,
+                   sigma_data=teacher_meta["sigma_data"])
+
+
+def main(run: PrestoLRun) -> Path:
+    if run.baseline not in BASELINES:
+        raise ValueError(f"unknown baseline {run.baseline!r}; choose 'ase' or none")
+    cfg = replace(get_preset(run.preset), exit_mode=BASELINES[run.baseline])
+    run.out.mkdir(parents=True, exist_ok=True)
+    ckpt_path, log_path, val_path = (
+        run.out / n for n in ("checkpoint.pt", "losses.jsonl", "valid.jsonl"))
+    state = None
+    if run.resume and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        cfg = PrestoLConfig.from_dict(state["presto_l"])
+    elif ckpt_path.exists():
+        raise SystemExit(f"{ckpt_path} exists: pass --resume or choose another --out")
+    if run.steps is not None:
+        cfg = replace(cfg, steps=run.steps)
+    threads = cfg.threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
+
+    teacher, meta = load_teacher(run.teacher)
+    train = student_configs(meta, cfg, cfg.steps)
+    schedule = cfg.schedule(train.dit.depth)
+    cache_dir = Path(run.cache or meta["cache"])
+    cache = open_latent_cache(cache_dir)
+    student = EDMPrecond(DiT(train.dit), train.sigma_data)
+    student.net.load_state_dict(teacher.net.state_dict())  # init: the teacher's EMA weights
+    ema = copy.deepcopy(student).requires_grad_(False)
+    opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, betas=train.betas,
+                            weight_decay=train.weight_decay)
+    step, wall = 0, 0.0
+    if state is not None:
+        student.net.load_state_dict(state["model"])
+        ema.net.load_state_dict(state["ema"])
+        opt.load_state_dict(state["optimizer"])
+        step, wall = state["step"], state["wall_s"]
+        torch.set_rng_state(state["torch_rng"])
+        truncate_log(log_path, step)
+        truncate_log(val_path, step)
+    else:
+        for path in (log_path, val_path):
+            path.unlink(missing_ok=True)
+    info = {"teacher": str(Path(run.teacher).resolve()), "teacher_step": meta.get("step"),
+            "cache": str(cache_dir.resolve()), "codec": meta.get("codec"),
+            "data": meta.get("data"), "preset": run.preset, "baseline": run.baseline}
+    write_json_atomic({"presto_l": cfg.to_dict(), "train": train.to_dict(),
+                       "schedule": schedule.to_dict(), "threads": threads, **info},
+                      run.out / "config.json")
+
+    def checkpoint() -> None:
+        save_atomic({"train_config": train.to_dict(), "presto_l": cfg.to_dict(),
+                     "schedule": schedule.to_dict(), "model": student.net.state_dict(),
+                     "ema": ema.net.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                     "wall_s": wall, "torch_rng": torch.get_rng_state(),
+                     "sigma_data": train.sigma_data, **info}, ckpt_path)
+        plot_losses(log_path, run.out / "losses.png", LOSS_KEYS)
+        if val_path.exists():
+            keys = [k for k in read_log(val_path)[-1] if k.startswith("val_")]
+            plot_losses(val_path, run.out / "valid.png", keys)
+
+    student.train()
+    last_ckpt, t0 = time.monotonic(), time.monotonic() - wall
+    t_log, acc = time.monotonic(), []
+    name = "ase" if run.baseline else "presto-l"
+    bar = tqdm(total=cfg.steps, initial=step, desc=name, unit="step", dynamic_ncols=True)
+    done = progress(step, wall, train, run.minutes)
+    with open(log_path, "a") as log:
+        while done < 1.0:
+            rng = np.random.default_rng([cfg.seed, step])  # the batch depends on the step
+            gen = torch.Generator().manual_seed(step_seed(cfg.seed, step))
+            x0, text = cache.sample(rng, "train", train.batch, train.window_frames,
+                                    train.dit.patch, train.bucket_frames)
+            x0, text = torch.from_numpy(x0), torch.from_numpy(text)  # (B, C, T), (B, 384)
+            mask = torch.from_numpy(prefix_mask(rng, train.batch, x0.shape[2], train))
+            lr = lr_at(step, done, train)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            loss, parts = presto_l_loss(student, teacher, schedule, x0, text, mask, cfg, train,
+                                        gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(student.parameters(), train.grad_clip)
+            opt.step()
+            ema_update(ema, student, cfg.ema_decay, step)
+            step += 1
+            acc.append({"loss": loss.item(), "grad": float(gnorm), **parts})
+            bar.update(1)
+            bar.set_postfix(loss=f"{acc[-1]['loss']:.3f}", k=f"{parts['blocks']:.1f}")
+            wall = time.monotonic() - t0
+            done = progress(step, wall, train, run.minutes)
+            if step % cfg.log_every == 0 or done >= 1.0:
+                now = time.monotonic()
+                row = {"step": step, "wall_s": round(wall, 1), "lr": lr,
+                       **{k: round(float(np.mean([a[k] for a in acc])), 5) for k in acc[0]},
+                       "s_per_step": round((now - t_log) / len(acc), 3)}
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+                t_log, acc = now, []
+            if step % cfg.val_every == 0 or done >= 1.0:
+                row = {"step": step, "wall_s": round(wall, 1),
+                       **validate(ema, cache, train, cfg, schedule)}
+                with open(val_path, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+            if time.monotonic() - last_ckpt > cfg.ckpt_minutes * 60:
+                checkpoint()
+                last_ckpt = time.monotonic()
+    bar.close()
+    checkpoint()
+    tail = read_log(log_path)[-10:]
+    val = read_log(val_path)
+    write_json_atomic({"steps": step, "wall_s": round(wall, 1),
+                       "final_loss": float(np.mean([r["loss"] for r in tail])) if tail else None,
+                       "final_val": val[-1] if val else None, **info},
+                      run.out / "train_state.json")
+    return run.out

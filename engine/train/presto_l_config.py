@@ -1,0 +1,78 @@
+"""Presto-L fine-tuning presets: typed, frozen, no framework import.
+
+Everything about the data (window, batch buckets, known-prefix and text-dropout
+rates, log-normal sigma parameters, sigma_data) is inherited from the teacher's
+BaseTrainConfig, so the fine-tune sees exactly the base model's training
+distribution; only what is new to Presto-L lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from engine.model.layer_schedule import LayerSchedule
+
+
+@dataclass(frozen=True)
+class PrestoLConfig:
+    # --- optimisation (a fine-tune: lower peak LR and shorter warm-up than the base run) ---
+    steps: int = 2000  # total optimiser steps (~50 min at the tiny preset on this CPU)
+    lr: float = 1e-4  # AdamW peak learning rate
+    warmup: int = 100  # linear warm-up steps, then cosine decay to lr * lr_final
+    lr_final: float = 0.1
+    ema_decay: float = 0.999  # EMA of the student's weights; what sampling and the bench use
+    batch: int | None = None  # None: the teacher's batch
+    # --- Presto-L ---
+    exit_mode: str = "reroute"  # "reroute" (Presto-L) or "early_exit" (the ASE baseline)
+    b_min: float = 0.25  # budgets are drawn uniformly from [b_min, 1] per sample
+    self_teacher: float = 1.0  # weight of the self-teacher loss (x0 toward the full-depth teacher)
+    min_blocks: int = 2  # LayerSchedule.min_blocks
+    tilt: float = 1.0  # LayerSchedule.tilt: how strongly blocks move from high to low noise
+    sigma_min: float = 0.002  # LayerSchedule's log-sigma range: the sampling schedule's ends
+    sigma_max: float = 80.0
+    # --- bookkeeping ---
+    val_every: int = 250  # steps between validation passes (EMA student, valid split)
+    val_budgets: tuple[float, ...] = (1.0, 0.5, 0.25)  # budgets validated at each fixed sigma
+    ckpt_minutes: float = 5.0  # checkpoint interval (wall clock)
+    log_every: int = 10  # steps between JSONL log lines
+    threads: int = 0  # torch intra-op threads; 0 = this machine's cores
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.exit_mode not in ("reroute", "early_exit"):
+            raise ValueError(f"exit_mode must be 'reroute' or 'early_exit', got {self.exit_mode!r}")
+        if not 0.0 <= self.b_min <= 1.0:
+            raise ValueError(f"b_min must be in [0, 1], got {self.b_min}")
+        if self.self_teacher < 0 or self.steps < 0 or (self.batch is not None and self.batch < 1):
+            raise ValueError("self_teacher >= 0, steps >= 0 and batch >= 1 are required")
+        if not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+
+    def schedule(self, depth: int) -> LayerSchedule:
+        """The layer schedule k(sigma, b) for a network of `depth` blocks."""
+        return LayerSchedule(depth, min(self.min_blocks, depth), self.tilt, self.sigma_min,
+                             self.sigma_max)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PrestoLConfig:
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        if "val_budgets" in kw:
+            kw["val_budgets"] = tuple(kw["val_budgets"])
+        return cls(**kw)
+
+
+PRESETS: dict[str, PrestoLConfig] = {
+    "tiny": PrestoLConfig(),
+    # Seconds-long smoke preset for tests.
+    "micro": PrestoLConfig(steps=3, warmup=1, val_every=2, log_every=1, val_budgets=(1.0, 0.25)),
+}
+
+
+def get_preset(name: str) -> PrestoLConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown presto-l preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]
