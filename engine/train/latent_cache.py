@@ -32,6 +32,7 @@ from engine.latent_codec import LatentCodec, load_latent_codec, read_audio
 from engine.train.checkpoint import write_json_atomic
 
 SPLITS = ("train", "valid")  # the test split stays unseen until evaluation
+MIN_FRAMES = 8  # shorter clips (< 0.37 s) are left out: too short to window or continue
 
 
 def codec_fingerprint(codec_dir: Path) -> str:
@@ -71,7 +72,7 @@ def plan_clips(data_dir: Path, samples_per_latent: int) -> list[dict]:
         if row.get("split") not in SPLITS:
             continue
         frames = sf.info(data_dir / row["path"]).frames // samples_per_latent
-        if frames < 1:
+        if frames < MIN_FRAMES:
             continue
         clips.append(
             {
