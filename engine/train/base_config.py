@@ -32,7 +32,10 @@ class BaseTrainConfig:
     grad_clip: float = 1.0  # max global gradient norm
     ema_decay: float = 0.999  # EMA of the weights (half-life ~700 steps); what generation uses
     # --- EDM ---
-    p_mean: float = -1.2  # log-normal training sigmas: ln(sigma) ~ N(p_mean, p_std^2)
+    # Log-normal training sigmas, ln(sigma) ~ N(p_mean, p_std^2). EDM's -1.2 was set for
+    # sigma_data = 0.5; what matters is sigma / sigma_data, so unit-variance latents shift
+    # it by ln 2 to about -0.5 (same median noise-to-signal ratio, 0.6).
+    p_mean: float = -0.5
     p_std: float = 1.2
     sigma_data: float | None = None  # None: measured on the cached train latents (~1)
     # --- conditioning ---
