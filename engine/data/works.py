@@ -131,7 +131,16 @@ def list_works() -> list[Work]:
 
 
 def parse_work(work: Work):
-    """Parse a work with music21 (returns a music21 Score)."""
-    from music21 import corpus
+    """Parse a work with music21 (returns a music21 Score).
 
-    return corpus.parse(work.corpus_path, number=work.number)
+    A few multi-tune ABC files are indexed without tune numbers and parse to an Opus: the work
+    is then the file's first tune.
+    """
+    from music21 import corpus, stream
+
+    parsed = corpus.parse(work.corpus_path, number=work.number)
+    if isinstance(parsed, stream.Opus):
+        if not parsed.scores:
+            raise ValueError("the file holds no tunes")
+        parsed = parsed.scores[0]
+    return parsed
