@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from engine.bench.__main__ import main as cli
+from engine.bench.adherence import tempo_adherence, tempo_error
+from engine.bench.fd import (
+    frechet_distance,
+    frechet_distance_of,
+    latent_embedding,
+    logmel_embedding,
+)
+from engine.bench.presto_l import dit_flops
+from engine.model.config import preset
+from tests.train import presto_l_support
+
+
+def test_frechet_distance_of_equal_gaussians_is_zero_and_grows_with_the_gap():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((200, 5))
+    assert frechet_distance_of(a, a) == pytest.approx(0.0, abs=1e-8)
+    assert frechet_distance_of(a, a + 1.0) == pytest.approx(5.0, rel=1e-6)  # |mu diff|^2
+
+
+def test_frechet_distance_matches_the_closed_form_for_diagonal_covariances():
+    mu, va, vb = np.zeros(3), np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 1.0])
+    expected = float(np.sum(va + vb - 2 * np.sqrt(va * vb)))
+    assert frechet_distance(mu, np.diag(va), mu, np.diag(vb)) == pytest.approx(expected)
+
+
+def test_frechet_distance_handles_fewer_clips_than_dimensions():
+    rng = np.random.default_rng(1)
+    fd = frechet_distance_of(rng.standard_normal((3, 40)), rng.standard_normal((4, 40)))
+    assert np.isfinite(fd) and fd > 0
+
+
+def test_embeddings_have_fixed_sizes_whatever_the_length():
+    rng = np.random.default_rng(2)
+    for n in (22050, 44100 * 2):
+        assert logmel_embedding(rng.standard_normal((2, n)) * 0.1, 44100).shape == (128,)
+    assert latent_embedding(rng.standard_normal((32, 50))).shape == (64,)
+
+
+def test_tempo_adherence_forgives_octave_errors_only():
+    assert tempo_error(120.0, 120.0) == 0.0
+    assert tempo_error(240.0, 120.0) == 0.0 and tempo_error(60.0, 120.0) == 0.0
+    assert tempo_error(90.0, 120.0) > 0.3
+    result = tempo_adherence([121.0, 60.0, 90.0, 100.0], [120.0, 120.0, 120.0, 0.0])
+    assert result["tempo_acc"] == pytest.approx(2 / 3)
+    assert math.isnan(tempo_adherence([100.0], [0.0])["tempo_acc"])
+
+
+def test_click_track_tempo_is_recovered():
+    from engine.bench.adherence import estimate_tempo
+
+    sr, bpm = 22050, 120.0
+    rng = np.random.default_rng(0)
+    audio = np.zeros((1, sr * 8), np.float32)
+    for beat in np.arange(0, 8, 60.0 / bpm):  # a decaying noise burst on every beat
+        i = int(beat * sr)
+        audio[0, i : i + 2000] = rng.standard_normal(2000) * np.exp(-np.arange(2000) / 300)
+    assert tempo_error(estimate_tempo(audio, sr), bpm) < 0.05
+    assert tempo_adherence([estimate_tempo(audio, sr)], [bpm])["tempo_acc"] == 1.0
+
+
+def test_flops_grow_linearly_with_blocks():
+    cfg = preset("tiny")
+    per_block = dit_flops(cfg, 344, 2) - dit_flops(cfg, 344, 1)
+    assert dit_flops(cfg, 344, 8) == pytest.approx(dit_flops(cfg, 344, 1) + 7 * per_block)
+    assert 1e9 < dit_flops(cfg, 344, 8) < 1e11  # ~ 2 * params * tokens, plus attention
+    assert dit_flops(cfg, 344, 8, batch=2) == pytest.approx(2 * dit_flops(cfg, 344, 8))
+
+
+def test_bench_runs_end_to_end_and_writes_its_table(tmp_path_factory, tmp_path):
+    runs = presto_l_support.presto_l_runs(tmp_path_factory)
+    cli(["presto-l", "--base", str(runs["base"]), "--presto-l", str(runs["presto-l"]),
+         "--ase", str(runs["ase"]), "--budgets", "1.0", "0.35", "--steps", "2", "--clips", "2",
+         "--seconds", "1.0", "--engine", "torch", "--out", str(tmp_path)])
+    result = json.loads((tmp_path / "presto_l.json").read_text())
+    table = (tmp_path / "presto_l.md").read_text()
+    assert (tmp_path / "presto_l.png").stat().st_size > 0
+    assert {(r["method"], r["budget"]) for r in result["rows"]} == {
+        (m, b) for m in ("base", "presto-l", "ase") for b in (1.0, 0.35)}
+    for r in result["rows"]:
+        assert r["ms_per_clip"] > 0 and np.isfinite(r["fd_logmel"]) and r["fd_latent"] >= 0
+        assert r["evals_per_clip"] == 3  # heun, 2 steps: 2 + 1 evaluations
+        if r["budget"] == 1.0:
+            assert r["block_fraction"] == 1.0
+        else:
+            assert r["block_fraction"] < 1.0
+    full = {r["method"]: r for r in result["rows"] if r["budget"] == 1.0}
+    assert full["base"]["gflops_per_clip"] == pytest.approx(full["ase"]["gflops_per_clip"])
+    assert "Presto-L (reroute)" in table and "ASE (early exit)" in table
+    assert result["config"]["held_out"] == 2

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.train.__main__ import main as cli
+from engine.train.presto_l import (
+    PrestoLRun,
+    grouped_forward,
+    load_teacher,
+    main,
+    presto_l_loss,
+    student_configs,
+)
+from engine.train.presto_l_config import PrestoLConfig, get_preset
+from tests.train import presto_l_support
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    return presto_l_support.presto_l_runs(tmp_path_factory)
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_fine_tune_writes_checkpoint_logs_plots_and_config(runs):
+    out = runs["presto-l"]
+    for name in ("checkpoint.pt", "losses.jsonl", "losses.png", "valid.jsonl", "valid.png",
+                 "config.json", "train_state.json"):
+        assert (out / name).exists(), name
+    log = rows(out / "losses.jsonl")
+    assert [r["step"] for r in log] == [1, 2, 3]
+    assert all(np.isfinite(r["loss"]) and 2 <= r["blocks"] <= 4 for r in log)
+    assert all(r["loss"] == pytest.approx(r["denoise"] + r["self_teacher"], abs=1e-4)
+               for r in log)
+    val = rows(out / "valid.jsonl")
+    assert [r["step"] for r in val] == [2, 3] and set(val[0]) >= {"val_b1", "val_b0.25"}
+
+
+def test_checkpoint_is_in_the_base_format_with_the_exit_mode(runs):
+    from engine.generate import load_base
+
+    for name, mode in (("presto-l", "reroute"), ("ase", "early_exit")):
+        loaded = load_base(runs[name])
+        assert loaded.cfg.dit.exit_mode == mode and loaded.step == 3
+        state = torch.load(runs[name] / "checkpoint.pt", weights_only=False)
+        assert state["presto_l"]["exit_mode"] == mode
+        assert state["schedule"]["depth"] == 4 and state["cache"]
+
+
+def test_student_starts_as_the_teacher_and_moves_away(runs):
+    teacher, _ = load_teacher(runs["base"])
+    state = torch.load(runs["presto-l"] / "checkpoint.pt", weights_only=False)
+    moved = [not torch.equal(state["model"][k], v) for k, v in teacher.net.state_dict().items()]
+    assert any(moved)
+
+
+def test_self_teacher_loss_is_zero_at_full_budget_before_training(runs):
+    teacher, meta = load_teacher(runs["base"])
+    cfg = replace(get_preset("micro"), b_min=1.0)
+    train = student_configs(meta, cfg, 1)
+    student = load_teacher(runs["base"])[0].requires_grad_(True).train()
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(3, train.dit.latent_channels, 10, generator=g)
+    text = torch.randn(3, 384, generator=g)
+    mask = torch.zeros(3, 1, 10)
+    mask[0, :, :4] = 1.0
+    loss, parts = presto_l_loss(student, teacher, cfg.schedule(4), x0, text, mask, cfg, train,
+                                torch.Generator().manual_seed(1))
+    assert parts["blocks"] == 4.0 and parts["self_teacher"] == 0.0
+    loss.backward()
+    assert student.net.blocks[0].attn.qkv.weight.grad is not None
+
+
+def test_grouped_forward_matches_running_each_sample_at_its_own_depth(runs):
+    model, _ = load_teacher(runs["base"])
+    g = torch.Generator().manual_seed(0)
+    b, c = 4, model.net.cfg.latent_channels
+    x, sigma = torch.randn(b, c, 6, generator=g), torch.rand(b, generator=g) + 0.1
+    text, budget = torch.randn(b, 384, generator=g), torch.rand(b, generator=g)
+    k = np.array([4, 2, 3, 2])
+    with torch.no_grad():
+        out = grouped_forward(model, x, sigma, k, text_emb=text, budget=budget)
+        for i in range(b):
+            one = model(x[i : i + 1], sigma[i : i + 1], text_emb=text[i : i + 1],
+                        budget=budget[i : i + 1], n_blocks=int(k[i]))
+            torch.testing.assert_close(out[i : i + 1], one, rtol=1e-5, atol=1e-6)
+
+
+def test_resume_after_a_crash_reaches_the_weights_of_an_uninterrupted_run(
+    runs, tmp_path, monkeypatch
+):
+    from engine.train import presto_l, presto_l_config
+
+    every_step = replace(get_preset("micro"), ckpt_minutes=0.0)  # a checkpoint after each step
+    monkeypatch.setitem(presto_l_config.PRESETS, "micro", every_step)
+    real_loss, calls = presto_l.presto_l_loss, []
+
+    def crash_on_third_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(presto_l, "presto_l_loss", crash_on_third_step)
+    with pytest.raises(KeyboardInterrupt):
+        main(PrestoLRun(runs["base"], tmp_path, "micro"))
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["step"] == 2
+    with pytest.raises(SystemExit, match="--resume"):
+        main(PrestoLRun(runs["base"], tmp_path, "micro"))
+    monkeypatch.setattr(presto_l, "presto_l_loss", real_loss)
+    main(PrestoLRun(runs["base"], tmp_path, "micro", resume=True))
+    assert [r["step"] for r in rows(tmp_path / "losses.jsonl")] == [1, 2, 3]
+    resumed = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    straight = torch.load(runs["presto-l"] / "checkpoint.pt", weights_only=False)
+    for key in ("model", "ema"):
+        for name, value in straight[key].items():
+            torch.testing.assert_close(resumed[key][name], value, rtol=1e-6, atol=1e-7)
+
+
+def test_cli_trains_the_ase_baseline(runs, tmp_path):
+    cli(["presto-l", "--teacher", str(runs["base"]), "--out", str(tmp_path), "--preset", "micro",
+         "--steps", "1", "--baseline", "ase"])
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 1 and state["train_config"]["dit"]["exit_mode"] == "early_exit"
+
+
+def test_config_round_trips_and_rejects_bad_values():
+    cfg = get_preset("tiny")
+    assert PrestoLConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    with pytest.raises(ValueError, match="exit_mode"):
+        PrestoLConfig(exit_mode="skip")
+    with pytest.raises(ValueError, match="b_min"):
+        PrestoLConfig(b_min=1.5)
+    with pytest.raises(ValueError, match="preset"):
+        get_preset("huge")
