@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -83,6 +84,8 @@ def load_model(run_dir: Path) -> Model:
     model = EDMPrecond(DiT(cfg.dit), state["sigma_data"])
     model.net.load_state_dict(state["ema"])
     meta = {k: v for k, v in state.items() if k not in ("model", "ema", "optimizer", "torch_rng")}
+    st = (Path(run_dir) / "checkpoint.pt").stat()
+    meta["source"] = [str(Path(run_dir).resolve()), st.st_size, st.st_mtime_ns]
     return Model(model.eval(), cfg, meta)
 
 
@@ -153,8 +156,13 @@ def onnx_network(model: Model, out_dir: Path, threads: int) -> Callable[..., np.
     from engine.model.export import export_split
     from engine.model.runner import SplitDenoiser
 
-    if not (out_dir / "final.onnx").exists():
-        export_split(model.denoiser, out_dir)
+    stamp = out_dir / "source.json"  # which checkpoint the graphs hold: re-export if it changed
+    source = json.dumps(model.meta["source"])
+    if not (out_dir / "final.onnx").exists() or not stamp.exists() or stamp.read_text() != source:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's axis-rename and deprecation chatter
+            export_split(model.denoiser, out_dir)
+        stamp.write_text(source)
     runner = SplitDenoiser(out_dir, threads, exit_mode=model.cfg.dit.exit_mode)
 
     def net(x: np.ndarray, sigma: float, text: np.ndarray, budget: float, k: int) -> np.ndarray:
