@@ -118,3 +118,14 @@ def test_route_rejects_unknown_modes_and_out_of_range_counts():
     with pytest.raises(ValueError, match="n_blocks"):
         route(4, 0)
     assert route(4, None, "early_exit") == [0, 1, 2, 3]
+
+
+def test_layer_schedule_imports_without_torch():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, engine.model.layer_schedule; "
+            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code], check=False,
+                          cwd=Path(__file__).parents[2]).returncode == 0

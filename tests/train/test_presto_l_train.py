@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 import torch
 
+from engine.edm.precond import EDMPrecond
+from engine.model.dit import DiT
 from engine.train.__main__ import main as cli
 from engine.train.presto_l import (
     PrestoLRun,
-    grouped_forward,
     load_teacher,
     main,
     presto_l_loss,
+    ragged_forward,
     student_configs,
 )
 from engine.train.presto_l_config import PrestoLConfig, get_preset
@@ -79,19 +81,26 @@ def test_self_teacher_loss_is_zero_at_full_budget_before_training(runs):
     assert student.net.blocks[0].attn.qkv.weight.grad is not None
 
 
-def test_grouped_forward_matches_running_each_sample_at_its_own_depth(runs):
-    model, _ = load_teacher(runs["base"])
+@pytest.mark.parametrize("exit_mode", ["reroute", "early_exit"])
+def test_ragged_forward_matches_running_each_sample_at_its_own_depth(runs, exit_mode):
+    teacher, _ = load_teacher(runs["base"])
+    net = DiT(replace(teacher.net.cfg, exit_mode=exit_mode))
+    net.load_state_dict(teacher.net.state_dict())
+    model = EDMPrecond(net, teacher.sigma_data).eval()
     g = torch.Generator().manual_seed(0)
-    b, c = 4, model.net.cfg.latent_channels
-    x, sigma = torch.randn(b, c, 6, generator=g), torch.rand(b, generator=g) + 0.1
+    b, c, t = 5, net.cfg.latent_channels, 6
+    x, sigma = torch.randn(b, c, t, generator=g), torch.rand(b, generator=g) + 0.1
     text, budget = torch.randn(b, 384, generator=g), torch.rand(b, generator=g)
-    k = np.array([4, 2, 3, 2])
+    known, mask = torch.randn(b, c, t, generator=g), torch.zeros(b, 1, t)
+    mask[1, :, :3] = 1.0
+    k = np.array([4, 1, 3, 2, 3])
     with torch.no_grad():
-        out = grouped_forward(model, x, sigma, k, text_emb=text, budget=budget)
+        out = ragged_forward(model, x, sigma, k, text, budget, known, mask)
         for i in range(b):
-            one = model(x[i : i + 1], sigma[i : i + 1], text_emb=text[i : i + 1],
-                        budget=budget[i : i + 1], n_blocks=int(k[i]))
-            torch.testing.assert_close(out[i : i + 1], one, rtol=1e-5, atol=1e-6)
+            s = slice(i, i + 1)
+            one = model(x[s], sigma[s], text_emb=text[s], budget=budget[s], known=known[s],
+                        mask=mask[s], n_blocks=int(k[i]))
+            torch.testing.assert_close(out[s], one, rtol=1e-5, atol=1e-6)
 
 
 def test_resume_after_a_crash_reaches_the_weights_of_an_uninterrupted_run(
