@@ -7,7 +7,8 @@
 For every budget, the three models generate the same clips (same prompts, same
 seeds, same sampler, steps and CFG weight) with the block count of each network
 evaluation set by one layer schedule k(sigma, b) (the Presto-L run's). The base
-model, never fine-tuned for it, drops blocks with the reroute: the naive baseline.
+model, never fine-tuned for it, drops blocks with the reroute and keeps its budget
+input at 1 (the only value it was trained on): the naive baseline.
 Per method and budget the table gives:
 
 - wall time per clip: sampling only (network + sampler), the codec decode is the
@@ -176,8 +177,13 @@ def onnx_network(model: Model, out_dir: Path, threads: int) -> Callable[..., np.
 
 def generate_clip(net: Callable[..., np.ndarray], null: np.ndarray, text: np.ndarray,
                   schedule: LayerSchedule, budget: float, sigmas: np.ndarray, sampler: str,
-                  guidance: float, shape: tuple[int, int], seed: int) -> tuple[np.ndarray, list]:
-    """One clip (C, T) from noise; also the k of every network evaluation."""
+                  guidance: float, shape: tuple[int, int], seed: int,
+                  budget_input: float | None = None) -> tuple[np.ndarray, list]:
+    """One clip (C, T) from noise; also the k of every network evaluation.
+
+    k follows `budget`; the network's budget input is `budget_input` (default: budget).
+    """
+    fed = budget if budget_input is None else budget_input
     ks: list[int] = []
     both = np.stack([text, null]).astype(np.float32)  # (2, 384): conditional, null prompt
     cache: dict = {}
@@ -187,10 +193,10 @@ def generate_clip(net: Callable[..., np.ndarray], null: np.ndarray, text: np.nda
             k = schedule.n_blocks(sigma, budget)
             ks.append(k)
             if guidance == 1.0:
-                d = net(x, sigma, both[:1], budget, k)  # (1, C, T)
+                d = net(x, sigma, both[:1], fed, k)  # (1, C, T)
                 cache.update(x=x, sigma=sigma, value=(d, d))
             else:
-                d = net(np.concatenate([x, x]), sigma, both, budget, k)  # (2, C, T)
+                d = net(np.concatenate([x, x]), sigma, both, fed, k)  # (2, C, T)
                 cache.update(x=x, sigma=sigma, value=(d[:1], d[1:]))
         return cache["value"]
 
@@ -224,6 +230,9 @@ def main(bench: PrestoLBench) -> dict:
     sched_dict = models["presto-l"].meta.get("schedule")
     depth = models["base"].cfg.dit.depth
     schedule = LayerSchedule(**sched_dict) if sched_dict else LayerSchedule.for_depth(depth)
+    if models["ase"].meta.get("schedule") not in (None, sched_dict):
+        print(f"warning: the ASE run was trained with schedule {models['ase'].meta['schedule']}; "
+              f"benchmarking all methods with Presto-L's {sched_dict}")
     for name, m in models.items():
         if m.cfg.dit.depth != depth:
             raise ValueError(f"{name} has depth {m.cfg.dit.depth}, the base {depth}")
@@ -251,6 +260,10 @@ def main(bench: PrestoLBench) -> dict:
         warm = np.zeros((2, channels, frames), np.float32)  # first calls allocate: not timed
         for k in sorted({schedule.min_blocks, depth}):
             nets[name](warm, 1.0, np.zeros((2, len(nulls[name])), np.float32), 1.0, k)
+    # A fine-tuned model sees its budget; the base model was trained at budget 1 only, so
+    # it keeps that input (an unseen budget value would be noise) while blocks are dropped.
+    fed = {name: (lambda b: b) if "presto_l" in m.meta else (lambda b: 1.0)
+           for name, m in models.items()}
     rows = []
     cfg_batch = 1 if bench.guidance == 1.0 else 2
     for budget in bench.budgets:
@@ -261,7 +274,7 @@ def main(bench: PrestoLBench) -> dict:
                 t0 = time.perf_counter()
                 z, k = generate_clip(nets[name], nulls[name], text, schedule, budget, sigmas,
                                      bench.sampler, bench.guidance, (channels, frames),
-                                     bench.seed * 100_003 + i)
+                                     bench.seed * 100_003 + i, fed[name](budget))
                 r["walls"].append(time.perf_counter() - t0)
                 r["ks"] += k
                 r["latents"].append(z)
