@@ -193,6 +193,8 @@ def student_configs(teacher_meta: dict, cfg: PrestoLConfig, steps: int) -> BaseT
 def main(run: PrestoLRun) -> Path:
     if run.baseline not in BASELINES:
         raise ValueError(f"unknown baseline {run.baseline!r}; choose 'ase' or none")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise SystemExit("engine.train presto-l runs as one process (no torchrun/DDP yet)")
     cfg = replace(get_preset(run.preset), exit_mode=BASELINES[run.baseline])
     run.out.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path, val_path = (
@@ -248,6 +250,10 @@ def main(run: PrestoLRun) -> Path:
             keys = [k for k in read_log(val_path)[-1] if k.startswith("val_")]
             plot_losses(val_path, run.out / "valid.png", keys)
 
+    if step == 0:  # the starting point: the base weights at each budget before fine-tuning
+        with open(val_path, "a") as f:
+            f.write(json.dumps({"step": 0, "wall_s": 0.0,
+                                **validate(ema, cache, train, cfg, schedule)}) + "\n")
     student.train()
     last_ckpt, t0 = time.monotonic(), time.monotonic() - wall
     t_log, acc = time.monotonic(), []
