@@ -8,6 +8,7 @@ rendering itself runs about a hundred times faster than real time on one core.
 
 from __future__ import annotations
 
+import ctypes
 from pathlib import Path
 
 import mido
@@ -64,6 +65,18 @@ class FluidSynthRenderer:
         self.soundfont = Path(soundfont)
         check_renderer(self.soundfont)
         self._fluidsynth = load_fluidsynth_module()
+        self._write_float = self._fluidsynth._fl.fluid_synth_write_float
+        self._write_float.restype = ctypes.c_int
+        self._write_float.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_int,
+        ]
         self.sample_rate = sample_rate
         self.gain = gain
         self._synth = None
@@ -78,16 +91,21 @@ class FluidSynthRenderer:
             raise RendererUnavailable(f"FluidSynth could not load the soundfont {self.soundfont}")
 
     def _samples(self, frames: int) -> np.ndarray:
-        """Render `frames` stereo frames -> float32 array (frames, 2) in [-1, 1]."""
-        out = []
-        while frames > 0:
-            n = min(frames, _BLOCK)
-            block = np.asarray(self._synth.get_samples(n), dtype=np.int16)
-            out.append(block.reshape(n, 2))
-            frames -= n
-        if not out:
-            return np.zeros((0, 2), np.float32)
-        return np.concatenate(out).astype(np.float32) / 32768.0
+        """Render `frames` stereo frames -> float32 array (frames, 2), nominally in [-1, 1].
+
+        Uses fluid_synth_write_float, not the binding's 16-bit get_samples: the 16-bit path
+        dithers from a process-wide random table, so its output depends on what the process
+        rendered before, and it clips.
+        """
+        out = np.zeros((frames, 2), np.float32)
+        done = 0
+        while done < frames:
+            n = min(frames - done, _BLOCK)
+            block = out[done : done + n]  # a view: FluidSynth writes interleaved L/R into it
+            pointer = block.ctypes.data_as(ctypes.c_void_p)
+            self._write_float(self._synth.synth, n, pointer, 0, 2, pointer, 1, 2)
+            done += n
+        return out
 
     def render(self, midi: mido.MidiFile, channels: int = 1) -> np.ndarray:
         """Render a whole MIDI file -> float32 array (channels, samples).
