@@ -7,9 +7,10 @@
 
 Student and teacher both start as the base run's EMA weights; the teacher stays
 frozen at full depth and budget 1. Per sample: sigma from the base run's
-log-normal, budget b ~ U[b_min, 1], k = LayerSchedule.blocks(sigma, b); the
-student runs k blocks (reroute, or plain early exit with --baseline ase) with b
-as its budget input, all k in one ragged pass (`ragged_forward`). Loss:
+log-normal, budget b = 1 with probability p_full, else b ~ U[b_min, 1],
+k = LayerSchedule.blocks(sigma, b); the student runs k blocks (reroute, or plain
+early exit with --baseline ase) with b as its budget input, all k in one ragged
+pass (`ragged_forward`). Loss:
 
     L = mean_u[w(sigma) |D_k(x) - x0|^2] + self_teacher * mean_u[w(sigma) |D_k(x) - D_T(x)|^2]
 
@@ -137,6 +138,7 @@ def presto_l_loss(student: EDMPrecond, teacher: EDMPrecond, schedule: LayerSched
     text_t = torch.where(drop[:, None], teacher.net.null_text[None], text)  # (B, 384)
     sigma = (torch.randn(b, generator=gen) * train.p_std + train.p_mean).exp()  # (B,)
     budget = cfg.b_min + (1.0 - cfg.b_min) * torch.rand(b, generator=gen)  # (B,)
+    budget = torch.where(torch.rand(b, generator=gen) < cfg.p_full, 1.0, budget)  # (B,)
     k = schedule.blocks(sigma.numpy(), budget.numpy())  # (B,) blocks per sample
     x = x0 + torch.randn(x0.shape, generator=gen) * sigma[:, None, None]  # (B, C, T)
     with torch.no_grad():
