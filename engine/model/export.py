@@ -16,6 +16,7 @@ Beside them, null_text.npy holds the learned empty-prompt embedding for CFG.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 import warnings
@@ -163,7 +164,8 @@ def export_denoiser(denoiser: EDMPrecond, path: Path, n_blocks: int | None = Non
 
 
 def export_split(denoiser: EDMPrecond, out_dir: Path) -> list[Path]:
-    """embed.onnx, block_0.onnx .. block_{depth-1}.onnx, final.onnx under out_dir."""
+    """embed.onnx, block_0.onnx .. block_{depth-1}.onnx, final.onnx and dit_config.json
+    (the DiT config, exit_mode included) under out_dir."""
     out_dir = Path(out_dir)
     b, t, n = _dims()
     args = example_inputs(denoiser)
@@ -195,6 +197,10 @@ def export_split(denoiser: EDMPrecond, out_dir: Path) -> list[Path]:
                          ["h", "c_final", "x", "sigma"], ["x0"],
                          {"h": {0: b, 1: n}, "c_final": {0: b}, "x": {0: b, 2: t},
                           "sigma": {0: b}}, out_dir / "final.onnx"))
+    # The runner needs the exit mode (which blocks a layer count runs) beside the graphs.
+    config = out_dir / "dit_config.json"
+    config.write_text(json.dumps(denoiser.net.cfg.to_dict(), indent=2) + "\n")
+    paths.append(config)
     return paths
 
 

@@ -9,6 +9,7 @@ samplers once the conditioning is bound.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,13 +60,17 @@ class MonolithicDenoiser:
 class SplitDenoiser:
     """embed.onnx + block_{i}.onnx + final.onnx in `model_dir`; k chosen per call.
 
-    exit_mode: the model's DiTConfig.exit_mode ("reroute" or "early_exit").
+    exit_mode: which blocks a layer count runs ("reroute" or "early_exit"); None reads
+    it from the dit_config.json that export_split writes (reroute if there is none).
     """
 
     def __init__(self, model_dir: Path | str, threads: int = 2, spin: bool = False,
-                 exit_mode: str = "reroute") -> None:
+                 exit_mode: str | None = None) -> None:
         model_dir = Path(model_dir)
-        self.exit_mode = exit_mode
+        config = model_dir / "dit_config.json"
+        if exit_mode is None and config.exists():
+            exit_mode = json.loads(config.read_text()).get("exit_mode", "reroute")
+        self.exit_mode = exit_mode or "reroute"
         self.depth = len(list(model_dir.glob("block_*.onnx")))
         if self.depth == 0:
             raise FileNotFoundError(f"no block_*.onnx graphs in {model_dir}")

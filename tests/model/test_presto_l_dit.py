@@ -1,5 +1,6 @@
 """Presto-L in the DiT: budget conditioning, reroute vs early exit, and the ONNX runner."""
 
+import json
 import warnings
 from dataclasses import replace
 
@@ -102,4 +103,9 @@ def test_split_onnx_runner_follows_the_exit_mode(tmp_path):
         out = run(*[a.numpy() for a in args], n_blocks=k)
         assert np.abs(out - ref).max() < 1e-4
     assert run.route(2) == [0, 1]
+    # Without an explicit mode the runner reads the one export_split wrote beside the graphs.
+    config = tmp_path / "dit_config.json"
+    assert json.loads(config.read_text())["exit_mode"] == "reroute"
     assert SplitDenoiser(tmp_path, threads=1).route(2) == [0, SMALL.depth - 1]
+    config.write_text(json.dumps(early.net.cfg.to_dict()))
+    assert SplitDenoiser(tmp_path, threads=1).route(2) == [0, 1]
