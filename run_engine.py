@@ -17,15 +17,22 @@ EXPORTED = Path(__file__).resolve().parent / "exported"
 
 
 def describe_exported(root: Path = EXPORTED) -> list[str]:
-    """One line per model directory under exported/ (those holding a manifest.json)."""
+    """One line per model directory under exported/, each checked against its manifest."""
+    from engine.manifest import ManifestError, load_manifest
+
     lines = []
-    for manifest_path in sorted(root.glob("*/manifest.json")):
+    for model_dir in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
         try:
-            manifest = json.loads(manifest_path.read_text())
-            kind = manifest.get("kind", "unknown kind")
-            lines.append(f"  {manifest_path.parent.name}: {kind}")
-        except (OSError, ValueError) as error:
-            lines.append(f"  {manifest_path.parent.name}: unreadable manifest ({error})")
+            manifest = load_manifest(model_dir)
+        except ManifestError as error:
+            lines.append(f"  {model_dir.name}: REFUSED - {error}")
+            continue
+        size_mb = sum(f["bytes"] for f in manifest["files"].values()) / 1e6
+        status = manifest.get("status", "")
+        lines.append(
+            f"  {model_dir.name}: {manifest['kind']}, {size_mb:.1f} MB, files verified"
+            + (f"\n      {status}" if status else "")
+        )
     return lines
 
 
@@ -97,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     print("presto-live: the live engine (streaming over WebSockets) is not built yet.")
     print("Model directories shipped in exported/:")
     print("\n".join(models) if models else "  none yet")
-    print("What exists today: the training corpus builder (python -m engine.data build --help).")
+    print("What exists today: the corpus builder (python -m engine.data), the codec, base and")
+    print("Presto-L trainers (python -m engine.train), exports and benchmarks; see README.md.")
     return 0
 
 
