@@ -1,3 +1,5 @@
+"""Fixtures shared across test packages: a tiny corpus, codec run and exported codec, built once."""
+
 from __future__ import annotations
 
 from pathlib import Path
