@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from engine.cli import dispatch
+
 
 def codec(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("codec", help="latent audio codec -> encoder.onnx + decoder.onnx")
@@ -29,12 +31,7 @@ COMMANDS = (codec,)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m engine.export", description=__doc__)
-    sub = parser.add_subparsers(dest="model", required=True)
-    for add in COMMANDS:
-        add(sub)
-    args = parser.parse_args(argv)
-    args.func(args)
+    dispatch("python -m engine.export", __doc__, COMMANDS, argv)
 
 
 if __name__ == "__main__":
