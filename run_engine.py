@@ -2,8 +2,9 @@
 
 python run_engine.py            # start the live engine on exported/ (not built yet: see README)
 python run_engine.py generate --prompt "a slow chorale for strings" --seconds 32 --out a.wav \
-    [--model RUN] [--steps 32] [--guidance 3] [--seed 0] [--sampler heun|euler|dpmpp2m] \
-    [--continue intro.wav]          # render a clip offline with a PyTorch base-model run
+    [--model exported/base] [--steps N] [--guidance G] [--budget B] [--seed 0] \
+    [--sampler heun|euler|dpmpp_2m] [--continue intro.wav] [--device auto|cpu|cuda] [--json]
+                                    # render a clip offline (onnxruntime, no torch)
 """
 
 from __future__ import annotations
@@ -37,57 +38,51 @@ def describe_exported(root: Path = EXPORTED) -> list[str]:
 
 
 def add_generate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("generate", help="render a clip offline (PyTorch base model)")
+    p = sub.add_parser("generate", help="render a clip offline with an exported model")
     p.add_argument("--prompt", required=True, help="text prompt")
     p.add_argument("--seconds", type=float, default=32.0, help="output length (s)")
     p.add_argument("--out", type=Path, required=True, help="WAV file to write (44.1 kHz)")
-    p.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        help="base training run dir (default /root/presto-data/runs/base)",
-    )
-    p.add_argument(
-        "--codec",
-        type=Path,
-        default=None,
-        help="codec run or exported dir (default: the one the model trained with)",
-    )
-    p.add_argument("--steps", type=int, default=32, help="sampler steps")
-    p.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance")
+    p.add_argument("--model", type=Path, default=None,
+                   help="exported model dir (default exported/presto-ls, else exported/base)")
+    p.add_argument("--steps", type=int, default=None, help="sampler steps (model default)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance (diffusion models; model default)")
+    p.add_argument("--budget", type=float, default=None, help="layer budget 0..1")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sampler", choices=["heun", "euler", "dpmpp2m"], default="heun")
-    p.add_argument(
-        "--continue",
-        dest="continue_from",
-        type=Path,
-        default=None,
-        help="audio file to continue: the output starts with it",
-    )
+    p.add_argument("--sampler", choices=["heun", "euler", "dpmpp_2m"], default=None)
+    p.add_argument("--continue", dest="continue_from", type=Path, default=None,
+                   help="audio file to continue: the output starts with it")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
 def generate(args: argparse.Namespace) -> int:
-    from engine.generate import DEFAULT_MODEL, GenerateConfig
-    from engine.generate import generate as run
+    import warnings
 
-    cfg = GenerateConfig(
-        prompt=args.prompt,
-        out=args.out,
-        seconds=args.seconds,
-        model=args.model or DEFAULT_MODEL,
-        codec=args.codec,
-        steps=args.steps,
-        guidance=args.guidance,
-        seed=args.seed,
-        sampler=args.sampler,
-        continue_from=args.continue_from,
-    )
-    try:
-        info = run(cfg)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"generate: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(info))
+    from engine.generate import GenerateConfig
+    from engine.generate import generate as run
+    from engine.manifest import ManifestError
+
+    cfg = GenerateConfig(prompt=args.prompt, out=args.out, seconds=args.seconds,
+                         model=args.model, steps=args.steps, guidance=args.guidance,
+                         budget=args.budget, seed=args.seed, sampler=args.sampler,
+                         continue_from=args.continue_from, device=args.device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            info = run(cfg)
+        except (ValueError, FileNotFoundError, ManifestError) as error:
+            print(f"generate: {error}", file=sys.stderr)
+            return 2
+    for w in caught:
+        print(f"generate: warning: {w.message}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(info))
+    else:
+        print(f"wrote {info['out']}: {info['audio_seconds']:.1f} s of audio in "
+              f"{info['generate_seconds']:.2f} s ({info['x_realtime']}x real time; model "
+              f"{info['model']}, {info['steps']} steps, budget {info['budget']}, "
+              f"{info['provider']}; load {info['load_seconds']:.2f} s)")
     return 0
 
 

@@ -129,10 +129,28 @@ def load_latent_codec(path: Path | str, threads: int = 2) -> LatentCodec:
     )
 
 
+def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """(C, N) at rate_in -> (C, round(N * rate_out / rate_in)) by FFT (band-limited), numpy only.
+
+    The spectrum is cut (or zero-extended) to the new Nyquist frequency: exact for
+    band-limited periodic signals; the ends of a clip may ring slightly, which an
+    offline continuation prompt tolerates. The serving install has no scipy.
+    """
+    n_in = x.shape[-1]
+    n_out = max(1, int(round(n_in * rate_out / rate_in)))
+    spectrum = np.fft.rfft(x.astype(np.float64), axis=-1)  # (C, n_in // 2 + 1)
+    bins = n_out // 2 + 1
+    if bins <= spectrum.shape[-1]:
+        spectrum = spectrum[..., :bins]
+    else:
+        spectrum = np.pad(spectrum, ((0, 0), (0, bins - spectrum.shape[-1])))
+    return (np.fft.irfft(spectrum, n=n_out, axis=-1) * (n_out / n_in)).astype(np.float32)
+
+
 def read_audio(path: Path | str, sample_rate: int, channels: int) -> np.ndarray:
     """Any audio file soundfile reads -> float32 (channels, samples) at sample_rate.
 
-    Other sample rates are resampled (polyphase); channel counts are mixed down or
+    Other sample rates are resampled (FFT, numpy only); channel counts are mixed down or
     duplicated. ValueError with the file name for anything that is not audio.
     """
     path = Path(path)
@@ -148,10 +166,5 @@ def read_audio(path: Path | str, sample_rate: int, channels: int) -> np.ndarray:
     if x.shape[0] != channels:
         x = np.repeat(x.mean(axis=0, keepdims=True), channels, axis=0)
     if sr != sample_rate:
-        from math import gcd
-
-        from scipy.signal import resample_poly
-
-        g = gcd(int(sr), int(sample_rate))
-        x = resample_poly(x, sample_rate // g, int(sr) // g, axis=1).astype(np.float32)
+        x = resample(x, int(sr), int(sample_rate))
     return np.ascontiguousarray(x, dtype=np.float32)

@@ -78,3 +78,14 @@ def load_manifest(model_dir: Path, kind: str | None = None, verify: bool = True)
             if sha256(file) != entry.get("sha256"):
                 raise ManifestError(f"{file} does not match its sha256 in {path}: altered?")
     return manifest
+
+
+def latent_stats_digest(stats: dict) -> str:
+    """sha256 naming a codec's latent space by its per-channel mean and std.
+
+    The same for a codec training run and its export, and it survives copying; a
+    retrained encoder has other statistics, so models trained on different latent
+    spaces cannot be paired by mistake.
+    """
+    payload = json.dumps({"mean": stats["mean"], "std": stats["std"]}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()

@@ -10,34 +10,33 @@ samplers once the conditioning is bound.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
 from engine.model.layer_schedule import route
+from engine.runtime.sessions import session_options
 
 INPUT_NAMES = ("x", "sigma", "text_emb", "budget", "known", "mask")
 
 
-def cpu_session(path: Path | str, threads: int = 2, spin: bool = False
-                ) -> ort.InferenceSession:
-    """A CPU onnxruntime session with `threads` intra-op threads, all graph optimisations on.
+def cpu_session(path: Path | str, threads: int = 2, spin: bool = False,
+                providers: Sequence[str] = ("CPUExecutionProvider",)) -> ort.InferenceSession:
+    """An onnxruntime session with `threads` intra-op threads, all graph optimisations on.
 
     spin=False (the default) stops the session's worker threads from busy-waiting
     after a run: each session owns its own thread pool, so with one session per
     block the idle pools would spin against the one that is working, and on a
     shared machine a spinning pool takes cores from everything else (measured:
-    several times slower; see engine.model.timing).
+    several times slower; see engine.model.timing). `providers`: CPU unless the
+    caller chose a device (engine.runtime.sessions.select_device).
     """
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    if not spin:
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path} is missing")
+    return ort.InferenceSession(str(path), session_options(threads, spin),
+                                providers=list(providers))
 
 
 def _feeds(x, sigma, text_emb, budget, known, mask) -> dict[str, np.ndarray]:  # noqa: ANN001
@@ -65,7 +64,8 @@ class SplitDenoiser:
     """
 
     def __init__(self, model_dir: Path | str, threads: int = 2, spin: bool = False,
-                 exit_mode: str | None = None) -> None:
+                 exit_mode: str | None = None,
+                 providers: Sequence[str] = ("CPUExecutionProvider",)) -> None:
         model_dir = Path(model_dir)
         config = model_dir / "dit_config.json"
         if exit_mode is None and config.exists():
@@ -74,10 +74,10 @@ class SplitDenoiser:
         self.depth = len(list(model_dir.glob("block_*.onnx")))
         if self.depth == 0:
             raise FileNotFoundError(f"no block_*.onnx graphs in {model_dir}")
-        self.embed = cpu_session(model_dir / "embed.onnx", threads, spin)
-        self.blocks = [cpu_session(model_dir / f"block_{i}.onnx", threads, spin)
+        self.embed = cpu_session(model_dir / "embed.onnx", threads, spin, providers)
+        self.blocks = [cpu_session(model_dir / f"block_{i}.onnx", threads, spin, providers)
                        for i in range(self.depth)]
-        self.final = cpu_session(model_dir / "final.onnx", threads, spin)
+        self.final = cpu_session(model_dir / "final.onnx", threads, spin, providers)
 
     def route(self, n_blocks: int | None) -> list[int]:
         """Same rule as DiT.route (engine.model.layer_schedule.route)."""

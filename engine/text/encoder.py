@@ -14,8 +14,6 @@ directory. Until then it is the zero vector.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from engine.manifest import ManifestError, load_manifest
 from engine.text.blend import blend_embeddings
 
 ONNX_NAME = "text_encoder.onnx"
@@ -30,33 +29,19 @@ TOKENIZER_NAME = "tokenizer.json"
 MANIFEST_NAME = "manifest.json"
 
 
-class ModelDirError(RuntimeError):
-    """The model directory is incomplete or its files do not match manifest.json."""
-
-
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+# The text encoder's directory is checked like every model directory (engine.manifest).
+ModelDirError = ManifestError
 
 
 def check_model_dir(model_dir: Path) -> dict:
-    """Read manifest.json and verify every listed file's sha256; ModelDirError if not."""
-    path = model_dir / MANIFEST_NAME
-    if not path.is_file():
-        raise ModelDirError(f"{model_dir} has no {MANIFEST_NAME}: export it with "
+    """Read manifest.json (kind "text") and verify every listed file's sha256.
+
+    ManifestError (alias ModelDirError) names the missing or altered file.
+    """
+    if not (Path(model_dir) / MANIFEST_NAME).is_file():
+        raise ModelDirError(f"{model_dir} has no {MANIFEST_NAME}: export the text encoder with "
                             f"`python -m engine.text export --out {model_dir}`")
-    manifest = json.loads(path.read_text())
-    for name, digest in manifest.get("files", {}).items():
-        file = model_dir / name
-        if not file.is_file():
-            raise ModelDirError(f"{file} is listed in {path} but missing")
-        if sha256(file) != digest:
-            raise ModelDirError(f"{file} does not match the sha256 in {path}: re-export it")
-    return manifest
+    return load_manifest(Path(model_dir), kind="text")
 
 
 class TextEncoder:

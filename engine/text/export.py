@@ -11,23 +11,11 @@ from pathlib import Path
 
 import torch
 
-from engine.text.encoder import MANIFEST_NAME, ONNX_NAME, TOKENIZER_NAME, sha256
+from engine.manifest import write_manifest
+from engine.text.encoder import ONNX_NAME, TOKENIZER_NAME
 from engine.text.minilm import MiniLM, package_model_dir
 
 MAX_LENGTH = 256  # sentence-transformers' max_seq_length for this model
-FORMAT_VERSION = 1
-
-
-def write_manifest(out_dir: Path, files: list[str], info: dict) -> Path:
-    """manifest.json: format version, `info`, and the sha256 of each file.
-
-    Kept in one function so that it can switch to engine.manifest when that exists.
-    """
-    manifest = {"format": FORMAT_VERSION, **info,
-                "files": {name: sha256(out_dir / name) for name in files}}
-    path = out_dir / MANIFEST_NAME
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return path
 
 
 def export_text_encoder(out_dir: Path, model_dir: Path | None = None) -> Path:
@@ -59,5 +47,5 @@ def export_text_encoder(out_dir: Path, model_dir: Path | None = None) -> Path:
         "outputs": {"token_states": "(batch, tokens, 384) float32",
                     "sentence_embedding": "(batch, 384) float32"},
     }
-    write_manifest(out_dir, [ONNX_NAME, TOKENIZER_NAME], info)
+    write_manifest(out_dir, "text", [ONNX_NAME, TOKENIZER_NAME], **info)
     return out_dir

@@ -52,6 +52,8 @@ def base(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget (LR follows)")
     p.add_argument("--cache", type=Path, default=None, help="latent cache dir (RUN/latents)")
     p.add_argument("--cache-only", action="store_true", help="build the latent cache and stop")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: all cores; 1 leaves a core for other work)")
 
     def run(a: argparse.Namespace) -> None:
         from engine.train.base import BaseRun, main
@@ -67,6 +69,7 @@ def base(sub: argparse._SubParsersAction) -> None:
                 a.cache,
                 a.cache_only,
                 a.minutes,
+                a.threads,
             )
         )
 

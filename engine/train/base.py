@@ -62,6 +62,7 @@ class BaseRun:
     cache: Path | None = None  # latent cache directory (default OUT/latents)
     cache_only: bool = False  # build the latent cache, then stop
     minutes: float | None = None  # wall-clock budget: stop (and finish the LR decay) by then
+    threads: int | None = None  # torch threads (default: the preset's, else cores / ranks)
 
 
 def progress(step: int, wall_s: float, cfg: BaseTrainConfig, minutes: float | None) -> float:
@@ -111,7 +112,7 @@ def main(run: BaseRun) -> Path:
     ckpt_path, log_path, val_path = (
         run.out / n for n in ("checkpoint.pt", "losses.jsonl", "valid.jsonl")
     )
-    threads = cfg.threads or max(1, len(os.sched_getaffinity(0)) // env.local_world)
+    threads = run.threads or cfg.threads or max(1, len(os.sched_getaffinity(0)) // env.local_world)
     torch.set_num_threads(threads)
 
     state = None

@@ -29,6 +29,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from engine.latent_codec import LatentCodec, load_latent_codec, read_audio
+from engine.manifest import latent_stats_digest as stats_digest
 from engine.train.checkpoint import write_json_atomic
 
 SPLITS = ("train", "valid")  # the test split stays unseen until evaluation
@@ -59,8 +60,7 @@ def latent_stats_digest(codec_dir: Path) -> str:
         stats = json.loads((codec_dir / "latent_stats.json").read_text())
     else:
         stats = json.loads((codec_dir / "manifest.json").read_text())["latent_stats"]
-    payload = json.dumps({"mean": stats["mean"], "std": stats["std"]}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return stats_digest(stats)
 
 
 def plan_clips(data_dir: Path, samples_per_latent: int) -> list[dict]:

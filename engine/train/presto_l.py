@@ -24,7 +24,7 @@ null embedding.
 
 RUN gets checkpoint.pt in the base format (train_config with the student's DiT
 config, exit_mode included; model; ema; optimizer; ...; plus presto_l and
-schedule), so engine.generate.load_base reads it; losses.jsonl/.png, valid.jsonl/
+schedule), so engine.train.teacher.load_base reads it; losses.jsonl/.png, valid.jsonl/
 .png (EMA student, fixed sigmas x budgets), config.json, train_state.json.
 """
 

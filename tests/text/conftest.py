@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +23,9 @@ def golden() -> tuple[list[str], np.ndarray]:
 
 @pytest.fixture(scope="session")
 def text_model_dir(tmp_path_factory) -> Path:
-    from engine.text.__main__ import main
+    from tests.text import support
 
-    out = tmp_path_factory.mktemp("text_encoder")
-    with warnings.catch_warnings():  # the exporter's axis-rename chatter
-        warnings.simplefilter("ignore")
-        assert main(["export", "--out", str(out)]) == 0
-    return out
+    return support.text_model_dir(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

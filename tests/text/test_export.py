@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from engine.text.encoder import sha256
+from engine.manifest import sha256
 
 
 def random_batch(batch: int, length: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -48,5 +48,6 @@ def test_export_writes_a_manifest_with_the_hash_of_every_file(text_model_dir):
     manifest = json.loads((text_model_dir / "manifest.json").read_text())
     assert manifest["embedding_dim"] == 384 and manifest["max_length"] == 256
     assert set(manifest["files"]) == {"text_encoder.onnx", "tokenizer.json"}
-    for name, digest in manifest["files"].items():
-        assert sha256(text_model_dir / name) == digest
+    assert manifest["kind"] == "text" and manifest["format_version"] == 1
+    for name, entry in manifest["files"].items():
+        assert sha256(text_model_dir / name) == entry["sha256"]

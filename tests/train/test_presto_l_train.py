@@ -47,7 +47,7 @@ def test_fine_tune_writes_checkpoint_logs_plots_and_config(runs):
 
 
 def test_checkpoint_is_in_the_base_format_with_the_exit_mode(runs):
-    from engine.generate import load_base
+    from engine.train.teacher import load_base
 
     for name, mode in (("presto-l", "reroute"), ("ase", "early_exit")):
         loaded = load_base(runs[name])

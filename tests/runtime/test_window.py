@@ -1,0 +1,73 @@
+"""sample_window: context kept exactly, determinism, both modes, layer counts, bad plans."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.runtime.window import plan_window, sample_window
+
+
+def window_inputs(served, frames: int = 24, n_known: int = 10):
+    rng = np.random.default_rng(0)
+    known = rng.standard_normal((served.latent_channels, frames)).astype(np.float32)
+    text = served.text.embed(["a lively folk tune on fiddle"])[0]
+    return text, known, n_known
+
+
+@pytest.mark.parametrize("mode", ["diffusion", "distilled"])
+def test_context_frames_come_out_unchanged_and_the_rest_is_generated(served, mode) -> None:
+    text, known, n = window_inputs(served)
+    plan = plan_window(served, steps=3, mode=mode)
+    result = sample_window(served, plan, text, known, n, seed=3)
+    assert result.latent.shape == known.shape and result.latent.dtype == np.float32
+    np.testing.assert_array_equal(result.latent[:, :n], known[:, :n])
+    assert np.all(np.isfinite(result.latent)) and not np.allclose(result.latent[:, n:], 0)
+
+
+def test_the_same_seed_gives_the_same_window(served) -> None:
+    text, known, n = window_inputs(served)
+    plan = plan_window(served, steps=2)
+    a = sample_window(served, plan, text, known, n, seed=5).latent
+    b = sample_window(served, plan, text, known, n, seed=5).latent
+    c = sample_window(served, plan, text, known, n, seed=6).latent
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_evaluation_counts_follow_the_sampler_and_guidance_batches_two(served) -> None:
+    text, known, n = window_inputs(served)
+    heun = plan_window(served, steps=4, sampler="heun")
+    euler = plan_window(served, steps=4, sampler="euler", guidance=1.0)
+    distilled = plan_window(served, steps=4, mode="distilled", guidance=5.0)
+    assert len(sample_window(served, heun, text, known, n).evaluations) == 7  # 2 per step - 1
+    assert len(sample_window(served, euler, text, known, n).evaluations) == 4
+    assert heun.batch() == 2 and euler.batch() == 1
+    assert distilled.guidance == 1.0 and distilled.batch() == 1  # guidance is distilled in
+    assert len(heun.evaluations()) == 7
+
+
+def test_the_budget_sets_the_blocks_run_at_each_noise_level(served) -> None:
+    text, known, n = window_inputs(served)
+    for budget in (0.0, 1.0):
+        result = sample_window(served, plan_window(served, steps=3, budget=budget), text,
+                               known, n)
+        for sigma, k, _ in result.evaluations:
+            assert k == served.schedule.n_blocks(sigma, budget)
+
+
+def test_bad_plans_and_inputs_are_refused(served) -> None:
+    text, known, n = window_inputs(served)
+    with pytest.raises(ValueError, match="steps must be in"):
+        plan_window(served, steps=0)
+    with pytest.raises(ValueError, match="budget must be in"):
+        plan_window(served, budget=-0.1)
+    with pytest.raises(ValueError, match="unknown sampler"):
+        plan_window(served, sampler="ddim")
+    with pytest.raises(ValueError, match="sigmas must hold"):
+        plan_window(served, steps=2, sigmas=(3.0, 1.0))
+    plan = plan_window(served, steps=1)
+    with pytest.raises(ValueError, match="channels"):
+        sample_window(served, plan, text, known[:3], n)
+    with pytest.raises(ValueError, match="n_known"):
+        sample_window(served, plan, text, known, known.shape[1])
