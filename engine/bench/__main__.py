@@ -4,6 +4,10 @@
         --clips 8 --out reports/codec
     python -m engine.bench presto-l --base RUN --presto-l RUN --ase RUN \
         [--budgets 1.0 0.75 0.5 0.35] [--steps 16] [--clips 16] [--out reports/presto_l]
+    python -m engine.bench presto-s --base RUN --presto-s RUN [RUN ...] [--budgets 1.0 0.8] \
+        [--clips 16] [--seconds 32] [--out reports/presto_s]
+    python -m engine.bench quality --model exported/base --data /root/presto-data/corpus \
+        [--n 32] [--seconds 10] [--steps 8 16 32 64] [--quick] [--out reports/quality] [--docs]
 
 Adding a benchmark = one function below that adds its subparser and sets ``func``;
 then list it in COMMANDS.
@@ -63,7 +67,82 @@ def presto_l(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-COMMANDS = (codec, presto_l)
+def presto_s(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("presto-s", help="base (32 steps, CFG) vs Presto-S at 1/2/4/8 steps")
+    p.add_argument("--base", type=Path, required=True, help="base training run")
+    p.add_argument("--presto-s", type=Path, nargs="+", required=True,
+                   help="engine.train presto-s / presto-ls runs (ablations welcome)")
+    p.add_argument("--text", type=Path, default=Path("exported/text"), help="text encoder dir")
+    p.add_argument("--codec", type=Path, default=Path("exported/codec"), help="codec dir")
+    p.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4, 8], help="Presto-S steps")
+    p.add_argument("--budgets", type=float, nargs="+", default=[1.0],
+                   help="layer budgets for Presto-LS runs")
+    p.add_argument("--base-steps", type=int, default=32, help="base model sampler steps")
+    p.add_argument("--guidance", type=float, default=3.0, help="base model CFG weight")
+    p.add_argument("--clips", type=int, default=16, help="held-out clips (valid split)")
+    p.add_argument("--seconds", type=float, default=32.0, help="clip length")
+    p.add_argument("--diversity-seeds", type=int, default=8, help="seeds for one prompt")
+    p.add_argument("--out", type=Path, default=Path("reports/presto_s"), help="report dir")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.bench.presto_s import PrestoSBench, main
+
+        main(PrestoSBench(a.base, tuple(a.presto_s), a.text, a.codec, tuple(a.steps),
+                          tuple(a.budgets), a.base_steps, "dpmpp_2m", a.guidance, a.clips,
+                          a.seconds, a.diversity_seeds, a.out, a.threads, a.seed))
+
+    p.set_defaults(func=run)
+
+
+def speed(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("speed", help="text to waveform per model: onnxruntime vs PyTorch, memory",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="see python -m engine.bench.speed -h")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.bench.speed import main
+
+        raise SystemExit(main(a.rest))
+
+    p.set_defaults(func=run)
+
+
+def quality(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("quality", help="quality yardstick: FD, prompt adherence, continuation")
+    p.add_argument("--model", type=Path, required=True, help="exported model dir")
+    p.add_argument("--data", type=Path, required=True, help="corpus dir (test split prompts)")
+    p.add_argument("--n", type=int, default=32, help="prompts = clips per row")
+    p.add_argument("--seconds", type=float, default=10.0, help="clip length")
+    p.add_argument("--steps", type=int, nargs="+", default=None,
+                   help="step counts (default 8 16 32 64; 1 2 4 8 for a distilled model)")
+    p.add_argument("--default-steps", type=int, default=None,
+                   help="steps of the baseline, continuation and pack rows (model default)")
+    p.add_argument("--context", type=float, default=5.0, help="continuation: seconds given")
+    p.add_argument("--classifier", type=Path, default=Path("reports/quality/classifier"),
+                   help="dir with classifier.onnx + classifier.json (engine.train classifier)")
+    p.add_argument("--out", type=Path, default=Path("reports/quality"), help="report dir")
+    p.add_argument("--docs", nargs="?", type=Path, const=Path("docs/benchmarks.md"),
+                   default=None, help="refresh the quality table in this markdown file")
+    p.add_argument("--quick", action="store_true", help="8 prompts, default steps only")
+    p.add_argument("--no-pack", action="store_true", help="skip the listening pack")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (generation)")
+    p.add_argument("--guidance", type=float, default=None, help="CFG weight (model default)")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.bench.quality.bench import QualityBench, main
+
+        main(QualityBench(a.model, a.data, a.n, a.seconds,
+                          tuple(a.steps) if a.steps else None, a.default_steps, a.context,
+                          a.classifier, a.out, a.docs, a.quick, a.seed, a.threads, a.guidance,
+                          not a.no_pack))
+
+    p.set_defaults(func=run)
+
+
+COMMANDS = (codec, presto_l, speed, presto_s, quality)
 
 
 def main(argv: list[str] | None = None) -> None:
