@@ -1,6 +1,10 @@
 """presto-live entry point.
 
-python run_engine.py            # start the live engine on exported/ (not built yet: see README)
+python run_engine.py [--host 127.0.0.1] [--port 8765] [--model DIR] [--hop 2.0] \
+    [--record live.flac] [--control-token T] [--allow-origin ORIGIN] \
+    [--device auto|cpu|cuda] [--threads N] [--log-level info]
+                                    # the live engine: http://127.0.0.1:8765/, ws://.../ws
+python run_engine.py status         # the model directories shipped in exported/, verified
 python run_engine.py generate --prompt "a slow chorale for strings" --seconds 32 --out a.wav \
     [--model exported/base] [--steps N] [--guidance G] [--budget B] [--seed 0] \
     [--sampler heun|euler|dpmpp_2m] [--continue intro.wav] [--device auto|cpu|cuda] [--json]
@@ -86,22 +90,85 @@ def generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def status() -> int:
+    models = describe_exported()
+    print("Model directories shipped in exported/:")
+    print("\n".join(models) if models else "  none yet")
+    print("Start the live engine with `python run_engine.py` (--help for its options); render")
+    print("offline with `python run_engine.py generate`; see README.md.")
+    return 0
+
+
+def add_live(parser: argparse.ArgumentParser) -> None:
+    """The live engine's options (the command with no subcommand)."""
+    from engine.stream.config import DEFAULT_PROMPT
+
+    p = parser
+    p.add_argument("--host", default="127.0.0.1",
+                   help="interface to bind (default loopback; 0.0.0.0 serves the network)")
+    p.add_argument("--port", type=int, default=8765, help="HTTP and WebSocket port (0: any)")
+    p.add_argument("--model", type=Path, default=None,
+                   help="exported model dir (default exported/presto-ls, else exported/base)")
+    p.add_argument("--hop", type=float, default=2.0,
+                   help="seconds of new audio per hop (controls apply at hop boundaries)")
+    p.add_argument("--record", type=Path, default=None, help="record the stream to FILE.flac")
+    p.add_argument("--control-token", default=None,
+                   help="require this token for control and playback (listening stays open)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="browser origin allowed besides the engine's own page (repeatable)")
+    p.add_argument("--prompt", default=DEFAULT_PROMPT, help="prompt at start")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="most sampler steps per hop (default: the model's)")
+    p.add_argument("--margin", type=float, default=0.3,
+                   help="seconds of audio kept queued beyond a hop's predicted cost")
+    p.add_argument("--load", type=float, default=0.5,
+                   help="share of a hop's audio time generation may take (0.5 = 2x headroom)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--threads", type=int, default=0,
+                   help="onnxruntime threads (0: this machine's cores)")
+    p.add_argument("--log-level", default="info",
+                   choices=["debug", "info", "warning", "error"])
+
+
+def live(args: argparse.Namespace) -> int:
+    import logging
+
+    from engine.server.config import ServerConfig
+    from engine.server.main import serve
+    from engine.stream.config import StreamConfig
+
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("websockets").setLevel(max(logging.WARNING, logging.root.level))
+    try:
+        stream = StreamConfig(hop_seconds=args.hop, prompt=args.prompt, seed=args.seed,
+                              max_steps=args.max_steps, margin_seconds=args.margin,
+                              target_load=args.load)
+        cfg = ServerConfig(host=args.host, port=args.port, model=args.model,
+                           device=args.device, threads=args.threads, record=args.record,
+                           control_token=args.control_token,
+                           origins=tuple(args.allow_origin), stream=stream)
+    except ValueError as error:
+        print(f"presto-live: {error}", file=sys.stderr)
+        return 2
+    return serve(cfg)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    add_live(parser)
     sub = parser.add_subparsers(dest="command")
     add_generate(sub)
+    sub.add_parser("status", help="list the model directories in exported/, verified")
     args = parser.parse_args(argv)
     if args.command == "generate":
         return generate(args)
-    models = describe_exported()
-    print("presto-live: the live engine (streaming over WebSockets) is not built yet.")
-    print("Model directories shipped in exported/:")
-    print("\n".join(models) if models else "  none yet")
-    print("What exists today: the corpus builder (python -m engine.data), the codec, base and")
-    print("Presto-L trainers (python -m engine.train), exports and benchmarks; see README.md.")
-    return 0
+    if args.command == "status":
+        return status()
+    return live(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Clients of the live engine: `python -m clients.listen` (Python), clients/web (browser)."""
