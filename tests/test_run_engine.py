@@ -1,4 +1,5 @@
-"""run_engine.py without arguments: reports the shipped models, verified, with no torch."""
+"""run_engine.py status: reports the shipped models, verified, with no torch; the live engine
+refuses a missing model with a clear message."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def test_an_altered_model_file_is_reported_as_refused(tmp_path):
 
 def test_status_runs_without_importing_torch():
     code = (
-        "import sys, run_engine; run_engine.main([]);"
+        "import sys, run_engine; run_engine.main(['status']);"
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     result = subprocess.run(
@@ -35,3 +36,13 @@ def test_status_runs_without_importing_torch():
     )
     assert result.returncode == 0, result.stderr
     assert "exported/" in result.stdout
+
+
+def test_the_live_engine_without_a_model_exits_2_and_says_how_to_get_one(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "run_engine.py", "--model", str(tmp_path / "nothing"), "--port", "0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "no exported model at" in result.stderr and "--model" in result.stderr
+    assert "Traceback" not in result.stderr
