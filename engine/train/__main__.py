@@ -6,6 +6,10 @@
         --codec /root/presto-data/runs/codec --out /root/presto-data/runs/base --preset tiny
     python -m engine.train presto-l --teacher /root/presto-data/runs/base \
         --out /root/presto-data/runs/presto-l [--baseline ase] [--resume] [--steps N]
+    python -m engine.train presto-s --teacher /root/presto-data/runs/base \
+        --out /root/presto-data/runs/presto-s [--ablation gen-train|discrete] [--minutes M]
+    python -m engine.train presto-ls --presto-l /root/presto-data/runs/presto-l \
+        --teacher /root/presto-data/runs/base --out /root/presto-data/runs/presto-ls
 
 Adding a model = one function below that adds its subparser and sets ``func``;
 then list it in COMMANDS. Imports stay inside ``run`` so ``--help`` is fast.
@@ -97,7 +101,48 @@ def presto_l(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-COMMANDS = (codec, base, presto_l)
+def presto_s_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--teacher", type=Path, required=True, help="base run dir (checkpoint.pt)")
+    p.add_argument("--out", type=Path, required=True, help="run dir")
+    p.add_argument("--preset", default="tiny", help="preset (engine.train.presto_s_config)")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    p.add_argument("--steps", type=int, default=None, help="generator updates (overrides preset)")
+    p.add_argument("--minutes", type=float, default=None, help="wall-clock budget (LR follows)")
+    p.add_argument("--ablation", choices=["gen-train", "discrete"], default=None,
+                   help="gen-train: generator inputs on the training log-normal; discrete: "
+                   "discrete-time DMD on fixed sigma levels")
+    p.add_argument("--cache", type=Path, default=None, help="latent cache (the teacher's)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+
+
+def presto_s(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("presto-s", help="Presto-S step distillation (DMD + GAN) of a base run")
+    presto_s_args(p)
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.train.presto_s import PrestoSRun, main
+
+        main(PrestoSRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, None,
+                        a.ablation, a.cache, a.threads))
+
+    p.set_defaults(func=run)
+
+
+def presto_ls(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("presto-ls", help="Presto-S with a Presto-L run as the generator's init")
+    p.add_argument("--presto-l", type=Path, required=True, help="engine.train presto-l run dir")
+    presto_s_args(p)
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.train.presto_s import PrestoSRun, main
+
+        main(PrestoSRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, a.presto_l,
+                        a.ablation, a.cache, a.threads))
+
+    p.set_defaults(func=run)
+
+
+COMMANDS = (codec, base, presto_l, presto_s, presto_ls)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,252 @@
+"""Presto-S: distil the base model into a few-step generator (DESIGN section 7); Presto-LS.
+
+    python -m engine.train presto-s --teacher /root/presto-data/runs/base \
+        --out /root/presto-data/runs/presto-s [--resume] [--steps N] [--minutes M] \
+        [--ablation gen-train|discrete] [--threads T]
+    python -m engine.train presto-ls --presto-l /root/presto-data/runs/presto-l \
+        --teacher /root/presto-data/runs/base --out /root/presto-data/runs/presto-ls
+
+Networks: the teacher (the base run's EMA weights, frozen, full depth) gives the real
+score with classifier-free guidance; the generator starts as the teacher (Presto-LS: as
+the Presto-L student, with its layer schedule, and a budget in [b_min, 1] per call);
+the fake score starts as the teacher and learns the generator's distribution online
+(EDM denoising loss on fresh generator samples, `fake_updates` times per generator
+update); a small discriminator head reads the fake network's hidden states after
+`disc_block` of its blocks (least-squares GAN: real corpus latents vs generator
+samples, both noised at sigma ~ noise_gan) and trains with the fake score's
+optimiser. The generator's loss is DMD2's normalised distribution-matching gradient
+plus gan_gen_weight times the LSGAN generator loss (engine.train.presto_s_steps).
+
+RUN gets checkpoint.pt in the base format (train_config with the teacher's data
+settings and the generator's DiT, ema = the generator's EMA, sigma_data, codec_stats,
+schedule for Presto-LS; plus model, fake, head, both optimisers, step, RNG), so
+`python -m engine.export model --run RUN --kind presto-s --mode distilled --steps 4`
+exports it; losses.jsonl/.png, fd.jsonl/.png (FD of the EMA generator at 1/2/4/8 steps
+along training, with the teacher's 32-step guided FD as reference), config.json,
+train_state.json. Batches and noise depend only on (seed, update, phase), so a resumed
+run reaches the weights an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from engine.edm.precond import EDMPrecond
+from engine.model.config import DiTConfig
+from engine.model.dit import DiT
+from engine.model.layer_schedule import LayerSchedule
+from engine.train.base import ema_update, lr_at, prefix_mask, progress, step_seed
+from engine.train.base_config import BaseTrainConfig
+from engine.train.checkpoint import (
+    plot_losses,
+    read_log,
+    save_atomic,
+    truncate_log,
+    write_json_atomic,
+)
+from engine.train.latent_cache import LatentCache, open_latent_cache
+from engine.train.presto_l import load_teacher
+from engine.train.presto_s_config import PrestoSConfig, ablation, get_preset
+from engine.train.presto_s_eval import FDProbe, plot_fd
+from engine.train.presto_s_parts import DiscriminatorHead
+from engine.train.presto_s_steps import Batch, Networks, fake_update, generator_update
+
+LOSS_KEYS = ["dmd", "gen_gan", "fake", "disc", "d_real", "d_fake", "grad_gen", "lr"]
+
+
+@dataclass(frozen=True)
+class PrestoSRun:
+    teacher: Path  # base training run (checkpoint.pt with EMA weights and its latent cache)
+    out: Path  # run directory
+    preset: str = "tiny"
+    resume: bool = False
+    steps: int | None = None  # generator updates; overrides the preset
+    minutes: float | None = None  # wall-clock budget: stop (and finish the LR decay) by then
+    presto_l: Path | None = None  # Presto-LS: the Presto-L run that initialises the generator
+    ablation: str | None = None  # "gen-train" | "discrete" (see presto_s_config)
+    cache: Path | None = None  # latent cache dir (default: the teacher's)
+    threads: int | None = None  # torch threads (default: the preset's, else all cores)
+
+
+def generator_init(run: PrestoSRun, teacher: EDMPrecond, meta: dict
+                   ) -> tuple[DiTConfig, dict, LayerSchedule, dict]:
+    """The generator's DiT config, initial weights, layer schedule and provenance."""
+    depth = teacher.net.cfg.depth
+    if run.presto_l is None:
+        return teacher.net.cfg, teacher.net.state_dict(), LayerSchedule.for_depth(depth), {}
+    path = Path(run.presto_l) / "checkpoint.pt"
+    if not path.exists():
+        raise SystemExit(f"{path} not found: train Presto-L first (python -m engine.train "
+                         "presto-l --teacher RUN --out RUN)")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if "schedule" not in state:
+        raise SystemExit(f"{path} has no layer schedule: is {run.presto_l} a Presto-L run?")
+    dit = BaseTrainConfig.from_dict(state["train_config"]).dit
+    if dit.depth != depth or dit.width != teacher.net.cfg.width:
+        raise SystemExit(f"{run.presto_l} is a depth-{dit.depth} width-{dit.width} DiT, the "
+                         f"teacher depth-{depth} width-{teacher.net.cfg.width}: Presto-LS needs "
+                         "a Presto-L run fine-tuned from this teacher")
+    if abs(float(state["sigma_data"]) - float(meta["sigma_data"])) > 1e-6:
+        raise SystemExit(f"{run.presto_l} and {run.teacher} have different sigma_data: not "
+                         "trained on the same latents")
+    info = {"presto_l_run": str(Path(run.presto_l).resolve()), "presto_l_step": state.get("step")}
+    return dit, state["ema"], LayerSchedule(**state["schedule"]), info
+
+
+def draw_batch(cache: LatentCache, cfg: PrestoSConfig, train: BaseTrainConfig, step: int,
+               phase: int) -> Batch:
+    """The batch of update `step`, phase 0 (generator) or 1.. (fake-score updates)."""
+    rng = np.random.default_rng([cfg.seed, step, phase])
+    x0, text = cache.sample(rng, "train", cfg.batch, cfg.window_frames, train.dit.patch,
+                            train.bucket_frames)
+    mask = prefix_mask(rng, cfg.batch, x0.shape[2], train)  # (B, 1, T) known prefixes
+    return Batch(torch.from_numpy(x0), torch.from_numpy(text), torch.from_numpy(mask))
+
+
+def main(run: PrestoSRun) -> Path:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise SystemExit("engine.train presto-s runs as one process (no torchrun/DDP yet)")
+    cfg = ablation(get_preset(run.preset), run.ablation)
+    run.out.mkdir(parents=True, exist_ok=True)
+    ckpt_path, log_path, fd_path = (run.out / n for n in ("checkpoint.pt", "losses.jsonl",
+                                                           "fd.jsonl"))
+    state = None
+    if run.resume and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        cfg = PrestoSConfig.from_dict(state["presto_s"])
+    elif ckpt_path.exists():
+        raise SystemExit(f"{ckpt_path} exists: pass --resume or choose another --out")
+    if run.steps is not None:
+        cfg = replace(cfg, steps=run.steps)
+    threads = run.threads or cfg.threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
+
+    teacher, meta = load_teacher(run.teacher)
+    teacher_cfg = BaseTrainConfig.from_dict(meta["train_config"])
+    cfg = cfg.with_teacher(teacher_cfg.p_mean, teacher_cfg.p_std)
+    dit, init, schedule, init_info = generator_init(run, teacher, meta)
+    sd = float(meta["sigma_data"])
+    train = replace(teacher_cfg, dit=dit, steps=cfg.steps, lr=cfg.lr_gen, warmup=cfg.warmup,
+                    lr_final=cfg.lr_final, ema_decay=cfg.ema_decay, batch=cfg.batch,
+                    seed=cfg.seed, sigma_data=sd)
+    generator = EDMPrecond(DiT(dit), sd)
+    generator.net.load_state_dict(init)
+    ema = copy.deepcopy(generator).requires_grad_(False)
+    fake = EDMPrecond(DiT(teacher.net.cfg), sd)
+    fake.net.load_state_dict(teacher.net.state_dict())
+    torch.manual_seed(cfg.seed)  # the head's initial weights
+    head = DiscriminatorHead(teacher.net.cfg.width, cfg.disc_hidden) if cfg.gan else None
+    layered = run.presto_l is not None
+    nets = Networks(generator, teacher, fake, head, schedule, layered)
+    opt_gen = torch.optim.AdamW(generator.parameters(), lr=cfg.lr_gen, betas=cfg.betas,
+                                weight_decay=cfg.weight_decay)
+    fake_params = [*fake.parameters(), *(head.parameters() if head else [])]
+    opt_fake = torch.optim.AdamW(fake_params, lr=cfg.lr_fake, betas=cfg.betas,
+                                 weight_decay=cfg.weight_decay)
+    step, wall, reference = 0, 0.0, None
+    if state is not None:
+        generator.net.load_state_dict(state["model"])
+        ema.net.load_state_dict(state["ema"])
+        fake.net.load_state_dict(state["fake"])
+        if head is not None:
+            head.load_state_dict(state["head"])
+        opt_gen.load_state_dict(state["optimizer"])
+        opt_fake.load_state_dict(state["optimizer_fake"])
+        step, wall, reference = state["step"], state["wall_s"], state.get("reference_fd")
+        torch.set_rng_state(state["torch_rng"])
+        truncate_log(log_path, step)
+        truncate_log(fd_path, step)
+    else:
+        for path in (log_path, fd_path):
+            path.unlink(missing_ok=True)
+    cache_dir = Path(run.cache or meta["cache"])
+    cache = open_latent_cache(cache_dir)
+    probe = FDProbe.build(cache, cfg.fd_clips, cfg.window_frames, dit.patch)
+    budgets = (1.0, cfg.b_min) if layered else (1.0,)
+    kind = "presto-ls" if layered else "presto-s"
+    info = {"kind": kind, "teacher": str(Path(run.teacher).resolve()),
+            "teacher_step": meta.get("step"), "cache": str(cache_dir.resolve()),
+            "codec": meta.get("codec"), "codec_stats": meta.get("codec_stats"),
+            "data": meta.get("data"), "preset": run.preset, **init_info}
+    write_json_atomic({"presto_s": cfg.to_dict(), "train": train.to_dict(),
+                       "schedule": schedule.to_dict(), "threads": threads, **info},
+                      run.out / "config.json")
+
+    def checkpoint() -> None:
+        save_atomic({"train_config": train.to_dict(), "presto_s": cfg.to_dict(),
+                     **({"schedule": schedule.to_dict()} if layered else {}),
+                     "model": generator.net.state_dict(), "ema": ema.net.state_dict(),
+                     "fake": fake.net.state_dict(),
+                     "head": head.state_dict() if head is not None else None,
+                     "optimizer": opt_gen.state_dict(), "optimizer_fake": opt_fake.state_dict(),
+                     "step": step, "wall_s": wall, "torch_rng": torch.get_rng_state(),
+                     "sigma_data": sd, "reference_fd": reference, **info}, ckpt_path)
+        plot_losses(log_path, run.out / "losses.png", LOSS_KEYS)
+        plot_fd(fd_path, run.out / "fd.png", reference)
+
+    def measure_fd() -> None:
+        row = {"step": step, "wall_s": round(wall, 1),
+               **probe.generator_row(ema, cfg.fd_steps, budgets, schedule)}
+        with open(fd_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    if step == 0:  # the starting point, and the teacher's own FD as the yardstick
+        reference = probe.teacher_fd(teacher, cfg.guidance, cfg.reference_steps)
+        measure_fd()
+    last_ckpt, t0 = time.monotonic(), time.monotonic() - wall
+    t_log, acc = time.monotonic(), []
+    bar = tqdm(total=cfg.steps, initial=step, desc=kind, unit="update", dynamic_ncols=True)
+    done = progress(step, wall, train, run.minutes)
+    with open(log_path, "a") as log:
+        while done < 1.0:
+            lr = lr_at(step, done, train)
+            for opt, peak in ((opt_gen, cfg.lr_gen), (opt_fake, cfg.lr_fake)):
+                for g in opt.param_groups:
+                    g["lr"] = peak * lr / cfg.lr_gen
+            fake_parts = []
+            for phase in range(1, cfg.fake_updates + 1):
+                gen = torch.Generator().manual_seed(step_seed(cfg.seed, step, phase))
+                fake_parts.append(fake_update(nets, opt_fake, draw_batch(cache, cfg, train, step,
+                                                                         phase), cfg, sd, gen))
+            gen = torch.Generator().manual_seed(step_seed(cfg.seed, step, 0))
+            parts = generator_update(nets, opt_gen, draw_batch(cache, cfg, train, step, 0), cfg,
+                                     gen)
+            ema_update(ema, generator, cfg.ema_decay, step)
+            step += 1
+            parts.update({k: float(np.mean([p[k] for p in fake_parts])) for k in fake_parts[0]})
+            acc.append(parts)
+            bar.update(1)
+            bar.set_postfix(dmd=f"{parts['dmd']:.4f}", fake=f"{parts['fake']:.3f}")
+            wall = time.monotonic() - t0
+            done = progress(step, wall, train, run.minutes)
+            if step % cfg.log_every == 0 or done >= 1.0:
+                now = time.monotonic()
+                row = {"step": step, "wall_s": round(wall, 1), "lr": lr,
+                       **{k: round(float(np.mean([a[k] for a in acc])), 6) for k in acc[0]},
+                       "s_per_step": round((now - t_log) / len(acc), 3)}
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+                t_log, acc = now, []
+            if step % cfg.fd_every == 0 or done >= 1.0:
+                measure_fd()
+            if time.monotonic() - last_ckpt > cfg.ckpt_minutes * 60:
+                checkpoint()
+                last_ckpt = time.monotonic()
+    bar.close()
+    checkpoint()
+    tail = read_log(log_path)[-10:]
+    fd = read_log(fd_path)
+    write_json_atomic({"steps": step, "wall_s": round(wall, 1),
+                       "final_dmd": float(np.mean([r["dmd"] for r in tail])) if tail else None,
+                       "final_fd": fd[-1] if fd else None, "reference_fd": reference, **info},
+                      run.out / "train_state.json")
+    return run.out
