@@ -134,12 +134,18 @@ def quality(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--guidance", type=float, default=None, help="CFG weight (model default)")
 
     def run(a: argparse.Namespace) -> None:
+        import sys
+
         from engine.bench.quality.bench import QualityBench, main
 
-        main(QualityBench(a.model, a.data, a.n, a.seconds,
-                          tuple(a.steps) if a.steps else None, a.default_steps, a.context,
-                          a.classifier, a.out, a.docs, a.quick, a.seed, a.threads, a.guidance,
-                          not a.no_pack))
+        try:
+            main(QualityBench(a.model, a.data, a.n, a.seconds,
+                              tuple(a.steps) if a.steps else None, a.default_steps, a.context,
+                              a.classifier, a.out, a.docs, a.quick, a.seed, a.threads,
+                              a.guidance, not a.no_pack))
+        except ValueError as error:  # bad arguments or inputs (ManifestError included)
+            print(f"quality: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
 
     p.set_defaults(func=run)
 

@@ -6,6 +6,8 @@
         --codec /root/presto-data/runs/codec --out /root/presto-data/runs/base --preset tiny
     python -m engine.train presto-l --teacher /root/presto-data/runs/base \
         --out /root/presto-data/runs/presto-l [--baseline ase] [--resume] [--steps N]
+    python -m engine.train classifier --data /root/presto-data/corpus \
+        --out /root/presto-data/runs/classifier [--minutes 6] [--resume]
     python -m engine.train presto-s --teacher /root/presto-data/runs/base \
         --out /root/presto-data/runs/presto-s [--ablation gen-train|discrete] [--minutes M]
     python -m engine.train presto-ls --presto-l /root/presto-data/runs/presto-l \
@@ -142,7 +144,35 @@ def presto_ls(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-COMMANDS = (codec, base, presto_l, presto_s, presto_ls)
+def classifier(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classifier", help="the quality yardstick's audio attribute classifier")
+    p.add_argument("--data", type=Path, required=True, help="corpus dir with metadata.jsonl")
+    p.add_argument("--out", type=Path, required=True, help="run dir")
+    p.add_argument("--minutes", type=float, default=6.0, help="training wall-clock budget")
+    p.add_argument("--steps", type=int, default=4000, help="at most this many steps")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--eval-every", type=int, default=150, help="steps between validations")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    p.add_argument("--cache", type=Path, default=None, help="log-mel cache dir (RUN/mels)")
+
+    def run(a: argparse.Namespace) -> None:
+        import sys
+
+        from engine.bench.quality.train_classifier import ClassifierRun, main
+
+        try:
+            main(ClassifierRun(a.data, a.out, minutes=a.minutes, steps=a.steps, batch=a.batch,
+                               eval_every=a.eval_every, threads=a.threads, resume=a.resume,
+                               cache=a.cache))
+        except ValueError as error:  # a corpus without the needed splits or attributes
+            print(f"classifier: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    p.set_defaults(func=run)
+
+
+COMMANDS = (codec, base, presto_l, presto_s, presto_ls, classifier)
 
 
 def main(argv: list[str] | None = None) -> None:
