@@ -95,10 +95,11 @@ class EngineServer:
         if self.recorder is not None:
             self.recorder.start()
         cfg = self.cfg
-        async with serve(self._handler, cfg.host, cfg.port, process_request=self._http,
-                         compression=None, max_size=cfg.max_message_bytes, max_queue=16,
-                         ping_interval=20, ping_timeout=20, close_timeout=2,
-                         server_header=f"presto-live/{__version__}") as server:
+        server = await serve(self._handler, cfg.host, cfg.port, process_request=self._http,
+                             compression=None, max_size=cfg.max_message_bytes, max_queue=16,
+                             ping_interval=20, ping_timeout=20, close_timeout=2,
+                             server_header=f"presto-live/{__version__}")
+        try:
             self.port = server.sockets[0].getsockname()[1]
             host = cfg.host if ":" not in cfg.host else f"[{cfg.host}]"
             log.info("presto-live: serving http://%s:%d/ (WebSocket ws://%s:%d/ws), model %s "
@@ -111,10 +112,17 @@ class EngineServer:
             await stop.wait()
             log.info("presto-live: shutting down (%d listeners)", len(self.listeners))
             pacer.cancel()
+        finally:
             server.close(close_connections=True)
-        self.engine.stop()
-        if self.recorder is not None:
-            self.recorder.close()
+            try:  # a peer that reads nothing cannot take the close frame: do not wait on it
+                await asyncio.wait_for(asyncio.shield(server.wait_closed()), 3.0)
+            except TimeoutError:
+                for connection in server.connections:
+                    connection.transport.abort()
+                await server.wait_closed()
+            self.engine.stop()
+            if self.recorder is not None:
+                self.recorder.close()
 
     def _spawn(self, coro) -> None:
         task = asyncio.create_task(coro)
@@ -254,6 +262,8 @@ class EngineServer:
                 if listener.closing:
                     break
                 self._on_message(listener, message)
+            if listener.closing:  # let the close code chosen in _close go out, not 1000
+                await ws.wait_closed()
         except ConnectionClosed:
             pass
         finally:

@@ -60,8 +60,7 @@ class FlacRecorder:
         self.sample_rate, self.channels = sample_rate, channels
         self.file = sf.SoundFile(self.path, "w", sample_rate, channels, format="FLAC",
                                  subtype="PCM_16")
-        self.file.flush()
-        self.blocksize = streaminfo_blocksize(self.path) or 4096
+        self.blocksize = 0  # FLAC block size, read from STREAMINFO after the first write
         self._fd = os.open(self.path, os.O_RDWR)
         self.written = 0  # samples handed to libsndfile
         self.dropped = 0  # blocks dropped because the disk could not keep up
@@ -91,6 +90,8 @@ class FlacRecorder:
         self.file.write(np.clip(pcm.T, -1.0, 1.0))
         self.file.flush()
         self.written += pcm.shape[1]
+        if not self.blocksize:
+            self.blocksize = streaminfo_blocksize(self.path) or 4096
         on_disk = max(0, (self.written - 1) // self.blocksize * self.blocksize)
         patch_total_samples(self._fd, on_disk)
 

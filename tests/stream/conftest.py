@@ -1,5 +1,12 @@
+"""Fixtures: the real micro exported model (tests/runtime/support.py), built once per session.
+
+PRESTO_TEST_EXPORTED=DIR reuses a root built earlier (ROOT/{text,codec,base}) instead, to
+iterate on these tests without the ~40 s build.
+"""
+
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +16,9 @@ from tests.runtime import support
 
 @pytest.fixture(scope="session")
 def exported_root(tmp_path_factory) -> Path:
+    prebuilt = os.environ.get("PRESTO_TEST_EXPORTED")
+    if prebuilt:
+        return Path(prebuilt)
     return support.exported_root(tmp_path_factory)
 
 
