@@ -96,3 +96,27 @@ def test_docs_block_is_replaced_not_appended(tmp_path) -> None:
     assert text.count(DOCS_BEGIN) == 1 and "old table" not in text
     assert "hand-written" in text and "## later section" in text
     assert "[report/results.md](report/results.md)" in text
+
+
+def test_targets_compare_the_model_with_both_baselines() -> None:
+    from engine.bench.quality.report import targets
+
+    def row(kind: str, fd: float, joint: float, acc: float, steps: int | None = 32) -> dict:
+        adh = {h: {"acc": acc, "chance": 0.2} for h in ("family", "tempo", "mode")}
+        return {"kind": kind, "steps": steps, "fd_classifier": fd, "fd_joint": joint,
+                "adherence": adh, "tempo_librosa": {"tempo_acc": acc}}
+
+    result = {"model": {"default_steps": 32},
+              "rows": [row("model", 10.0, 20.0, 0.9, 8), row("model", 60.0, 100.0, 0.6),
+                       row("shuffled", 60.0, 130.0, 0.3), row("untrained", 200.0, 300.0, 0.2)],
+              "continuation": {"rows": [{"fd_classifier": 5.0, "seam_ratio": 1.2},
+                                        {"fd_classifier": 9.0, "seam_ratio": 1.1}]}}
+    verdict = {t["target"]: t["pass"] for t in targets(result)}
+    # the 32-step row is judged (not the better 8-step one)
+    assert verdict["fd_classifier at 32 steps <= 0.8 x untrained network"]
+    assert verdict["fd_joint - fd_classifier at 32 steps <= 0.8 x shuffled captions"]  # 40 vs 70
+    assert verdict["family adherence at 32 steps >= shuffled captions + 0.1"]
+    assert verdict["tempo (librosa) adherence at 32 steps >= untrained network + 0.1"]
+    assert verdict["family adherence at 32 steps >= 2 x chance (majority)"]
+    assert verdict["continuation fd_classifier < unconditional"]
+    assert not verdict["continuation seam_ratio < unconditional"]

@@ -46,13 +46,21 @@ def targets(result: dict) -> list[dict]:
         base = _find(rows, kind)
         if model is None or base is None:
             continue
-        fds = ("fd_joint",) if kind == "shuffled" else ("fd_classifier", "fd_joint")
-        for key in fds:  # plain FD cannot see shuffled prompts (same output distribution)
-            check(f"{key} at {steps} steps < {FD_MARGIN:g} x {label}", model[key], base[key],
-                  model[key] <= FD_MARGIN * base[key])
-        for h in HEADS:
-            a, b = model["adherence"][h]["acc"], base["adherence"][h]["acc"]
-            check(f"{h} adherence at {steps} steps >= {label} + {ADHERENCE_MARGIN:g}", a, b,
+        if kind == "untrained":
+            for key in ("fd_classifier", "fd_joint"):
+                check(f"{key} at {steps} steps <= {FD_MARGIN:g} x {label}", model[key],
+                      base[key], model[key] <= FD_MARGIN * base[key])
+        else:  # same output distribution: plain FD cannot tell; the pairing part of joint FD can
+            a, b = (r["fd_joint"] - r["fd_classifier"] for r in (model, base))
+            check(f"fd_joint - fd_classifier at {steps} steps <= {FD_MARGIN:g} x {label}", a, b,
+                  a <= FD_MARGIN * b)
+        pairs = [(f"{h} adherence", model["adherence"][h]["acc"], base["adherence"][h]["acc"])
+                 for h in HEADS]
+        if "tempo_librosa" in model and "tempo_librosa" in base:
+            pairs.append(("tempo (librosa) adherence", model["tempo_librosa"]["tempo_acc"],
+                          base["tempo_librosa"]["tempo_acc"]))
+        for name, a, b in pairs:
+            check(f"{name} at {steps} steps >= {label} + {ADHERENCE_MARGIN:g}", a, b,
                   a >= b + ADHERENCE_MARGIN)
     if model is not None:
         fam = model["adherence"]["family"]
