@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 SERVE_APT=(libsndfile1)
-DEV_APT=(libsndfile1 fluidsynth libfluidsynth3 fluid-soundfont-gm)
+DEV_APT=(libsndfile1 fluidsynth libfluidsynth3 fluid-soundfont-gm jackd2)  # jackd2: MIDI tests
 
 apt_install() {
     local missing=()
@@ -45,6 +45,9 @@ dev)
     # torch first and pinned: an unpinned torch pulled in by a dependency downloads a CUDA build.
     .venv/bin/pip install -q torch==2.13.0
     .venv/bin/pip install -q -e ".[train,test]"
+    # basic-pitch's wheel carries its ONNX note model; its declared dependencies pull
+    # TensorFlow, which the quality bench does not need (it runs the ONNX with onnxruntime).
+    .venv/bin/pip install -q --no-deps basic-pitch==0.4.0
     ;;
 *)
     echo "usage: bash scripts/setup.sh serve|dev" >&2
