@@ -8,6 +8,7 @@
         [--clips 16] [--seconds 32] [--out reports/presto_s]
     python -m engine.bench quality --model exported/base --data /root/presto-data/corpus \
         [--n 32] [--seconds 10] [--steps 8 16 32 64] [--quick] [--out reports/quality] [--docs]
+    python -m engine.bench midi [--period 128] [--storm 10000] [--out reports/midi]
 
 Adding a benchmark = one function below that adds its subparser and sets ``func``;
 then list it in COMMANDS.
@@ -150,7 +151,28 @@ def quality(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-COMMANDS = (codec, presto_l, speed, presto_s, quality)
+def midi(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("midi", help="MIDI: CC-to-control-queue latency, 10,000-message storm")
+    p.add_argument("--period", type=int, default=128, help="JACK frames per cycle (48 kHz)")
+    p.add_argument("--storm-period", type=int, default=1024, help="JACK cycle for the storm")
+    p.add_argument("--messages", type=int, default=200, help="latency: CCs per round")
+    p.add_argument("--storm", type=int, default=10_000, help="messages per storm")
+    p.add_argument("--seconds", type=float, default=1.0, help="storm length")
+    p.add_argument("--reps", type=int, default=3, help="quiet/storm window pairs")
+    p.add_argument("--model", type=Path, default=None,
+                   help="served model dir as the workload (default: a matmul proxy)")
+    p.add_argument("--out", type=Path, default=Path("reports/midi"), help="report dir")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.bench.midi import MidiBench, main
+
+        main(MidiBench(a.out, a.period, a.storm_period, a.messages, 2, a.storm, a.seconds,
+                       a.reps, a.model))
+
+    p.set_defaults(func=run)
+
+
+COMMANDS = (codec, presto_l, speed, presto_s, quality, midi)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,69 @@
+"""A software MIDI controller on real JACK ports, for the tests: it sends through a MidiOut
+and listens for feedback through a MidiIn."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import rtmidi
+
+
+class Controller:
+    """A test controller. `virtual`: create ports named NAME others connect to; otherwise
+    connect to the engine's ports (matched by substring)."""
+
+    def __init__(self, client: str = "test-ctl") -> None:
+        self.out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=client)
+        self.inp = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=f"{client}-fb")
+        self.heard: list[list[int]] = []
+        self._lock = threading.Lock()
+        self.inp.set_callback(self._on_message)
+
+    def _on_message(self, event, _data=None) -> None:
+        with self._lock:
+            self.heard.append(event[0])
+
+    def connect(self, engine_in: str, engine_out: str | None = None) -> None:
+        self.out.open_port(_find(self.out.get_ports(), engine_in))
+        if engine_out is not None:
+            self.inp.open_port(_find(self.inp.get_ports(), engine_out))
+        time.sleep(0.05)  # connections settle within a JACK cycle or two
+
+    def open_virtual(self, name: str) -> None:
+        self.out.open_virtual_port(name)
+
+    def send(self, *messages: list[int]) -> None:
+        for m in messages:
+            self.out.send_message(m)
+
+    def cc(self, number: int, value: int, channel: int = 0) -> None:
+        self.send([0xB0 | channel, number, value])
+
+    def note(self, note: int, velocity: int = 100, channel: int = 0) -> None:
+        self.send([0x90 | channel, note, velocity], [0x80 | channel, note, 0])
+
+    def feedback(self) -> list[list[int]]:
+        with self._lock:
+            return list(self.heard)
+
+    def wait_heard(self, predicate, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate(self.feedback()):
+                return True
+            time.sleep(0.01)
+        return False
+
+    def close(self) -> None:
+        self.out.close_port()
+        self.inp.close_port()
+        self.out.delete()
+        self.inp.delete()
+
+
+def _find(ports: list[str], name: str) -> int:
+    for i, p in enumerate(ports):
+        if name in p:
+            return i
+    raise AssertionError(f"no port {name!r} in {ports}")
