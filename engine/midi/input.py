@@ -249,9 +249,12 @@ class MidiInput:
     def _submit(self, message: dict) -> None:
         try:
             self.sink.submit(message)
+        except ValueError as error:  # refused (a value out of the engine's range, busy, ...)
+            self.stats.submit_errors += 1
+            log.warning("MIDI: the engine refused %s: %s", message, error)
         except Exception:  # the engine's problem must not stop MIDI (nor the stream)
             self.stats.submit_errors += 1
-            log.exception("MIDI: the engine refused %s", message)
+            log.exception("MIDI: could not hand %s to the engine", message)
 
     def _send_feedback(self) -> None:
         messages = self.router.take_feedback()

@@ -89,6 +89,8 @@ def prompts_of(state: dict) -> Prompts | None:
 
 
 def playing_of(state: dict) -> bool | None:
+    if isinstance(state.get("playing"), bool):
+        return state["playing"]
     if "paused" in state:
         return not state["paused"]
     playback = state.get("playback")
