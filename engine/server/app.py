@@ -36,6 +36,7 @@ from engine.server.http import json_response, origin_allowed, static_response, t
 from engine.server.limits import RateLimit
 from engine.server.listener_queue import AudioBlock, ListenerQueue
 from engine.server.recorder import FlacRecorder
+from engine.server.web_midi import WebMidi, WebMidiError
 from engine.stream.clock import StreamClock
 from engine.stream.controls import ControlError, parse_playback, parse_settings
 from engine.stream.engine import StreamEngine
@@ -85,6 +86,7 @@ class EngineServer:
         self.port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task] = set()
+        self.web_midi = WebMidi()  # pages that forward a MIDI controller (Web MIDI)
         engine.on_state = self._state_from_engine
         engine.read_block = cfg.block_frames
 
@@ -238,6 +240,8 @@ class EngineServer:
                                      "listeners": len(self.listeners)}))
         for listener in list(self.listeners):
             self._send_text(listener, text)
+        for listener, feedback in self.web_midi.observe(state):
+            self._reply(listener, {"type": "midi_out", "messages": feedback})
 
     # --- one connection ----------------------------------------------------------------------
     async def _handler(self, ws: ServerConnection) -> None:
@@ -268,6 +272,7 @@ class EngineServer:
             pass
         finally:
             self.listeners.discard(listener)
+            self.web_midi.forget(listener)
             sender.cancel()
             log.info("server: listener %s left (%s; %d listening)", listener.name,
                      ws.close_code if ws.close_code is not None else "dropped",
@@ -355,6 +360,8 @@ class EngineServer:
                                    "server_time": time.time()})
         elif kind == "auth":
             self._auth(listener, msg["token"], msg_id)
+        elif kind == "midi":
+            self._midi(listener, msg, msg_id)
         else:
             self._control(listener, msg, msg_id)
 
@@ -404,6 +411,30 @@ class EngineServer:
             return
         listener.pending += 1
         self._spawn(self._ack(listener, msg_id, change, future, live))
+
+    def _midi(self, listener: Listener, msg: dict, msg_id: object) -> None:
+        """Web MIDI pass-through: the page's controller, mapped by engine.midi here; what it
+        changes goes through _control like a control the page sent itself."""
+        if not listener.authorized and not self._token_ok(msg.get("token")):
+            self._error(listener, "unauthorized", "MIDI steers the engine, which needs the "
+                        "control token: send {\"type\": \"auth\", \"token\": ...} first; "
+                        "listening needs none", "token", msg_id)
+            return
+        try:
+            controls, feedback = self.web_midi.handle(listener, msg.get("messages"),
+                                                      self.engine.state())
+        except WebMidiError as e:
+            self._error(listener, "bad_value", str(e), "messages", msg_id)
+            return
+        counts = self.web_midi.status(listener) or {}
+        self._reply(listener, {"type": "midi", "id": msg_id,
+                               "controls": [c["id"] for c in controls],
+                               "waiting": counts.get("waiting", 0),
+                               "unmapped": counts.get("unmapped", 0)})
+        if feedback:
+            self._reply(listener, {"type": "midi_out", "messages": feedback})
+        for control in controls:
+            self._control(listener, control, control["id"])
 
     async def _ack(self, listener: Listener, msg_id: object, change, future, live: int) -> None:
         try:

@@ -51,6 +51,7 @@ CLIENT_TYPES = {  # type -> allowed keys
     "playback": {"type", "id", "action", "token"},
     "auth": {"type", "id", "token"},
     "ping": {"type", "id"},
+    "midi": {"type", "id", "messages", "token"},  # Web MIDI pass-through (engine.server.web_midi)
 }
 MAX_ID_CHARS = 64
 MAX_TOKEN_CHARS = 256
