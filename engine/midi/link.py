@@ -139,8 +139,9 @@ class MidiLink:
 
     def client_message(self, msg: dict) -> dict:
         """A client's {"type": "midi_learn", "control": ..., "index": ...} (or "cancel": true)
-        -> the reply to send it: {"type": "midi_learn", "status": "armed", ...} or an error
-        message with code unknown_field / bad_value."""
+        -> the reply to send it: an ack, {"type": "ack", "id": ..., "midi_learn": {"status":
+        "armed", "control": ..., "index": ...}}, or an error message (unknown_field,
+        bad_value). What is learned then arrives in state messages (midi.learned)."""
         msg_id = msg.get("id")
         extra = sorted(set(msg) - LEARN_KEYS)
         if extra:
@@ -148,7 +149,7 @@ class MidiLink:
                           f"allowed: {', '.join(sorted(LEARN_KEYS))}", extra[0][:40], msg_id)
         if msg.get("cancel") is True:
             self.midi.cancel_learn()
-            return {"type": "midi_learn", "id": msg_id, "status": "cancelled"}
+            return {"type": "ack", "id": msg_id, "midi_learn": {"status": "cancelled"}}
         control, index = msg.get("control"), msg.get("index")
         try:
             check_target(control, index, len(self.midi.router.mapping.presets))
@@ -156,8 +157,8 @@ class MidiLink:
             return _error("bad_value", str(error), "control" if index is None else "index",
                           msg_id)
         self.midi.arm(control, index)
-        return {"type": "midi_learn", "id": msg_id, "status": "armed", "control": control,
-                "index": index}
+        return {"type": "ack", "id": msg_id,
+                "midi_learn": {"status": "armed", "control": control, "index": index}}
 
 
 def _error(code: str, message: str, field: str, msg_id: object) -> dict:

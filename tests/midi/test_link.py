@@ -97,8 +97,8 @@ def test_a_change_from_the_page_goes_back_to_the_controller(live):
 def test_midi_learn_from_a_client_message_binds_and_saves(live):
     srv, ctl = live
     reply = srv.link.client_message({"type": "midi_learn", "id": 5, "control": "guidance"})
-    assert reply == {"type": "midi_learn", "id": 5, "status": "armed", "control": "guidance",
-                     "index": None}
+    assert reply == {"type": "ack", "id": 5, "midi_learn": {"status": "armed",
+                                                         "control": "guidance", "index": None}}
     bad = srv.link.client_message({"type": "midi_learn", "control": "weight", "index": 12})
     assert bad["type"] == "error" and bad["code"] == "bad_value" and "1..8" in bad["message"]
 
