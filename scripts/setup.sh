@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 SERVE_APT=(libsndfile1)
-DEV_APT=(libsndfile1 fluidsynth libfluidsynth3 fluid-soundfont-gm jackd2)  # jackd2: MIDI tests
+DEV_APT=(libsndfile1 fluidsynth libfluidsynth3 fluid-soundfont-gm jackd2 chromium)  # jackd2: MIDI tests; chromium: page tests
 
 apt_install() {
     local missing=()
