@@ -165,6 +165,8 @@ class EngineServer:
             "underrun_seconds": st["underrun_seconds"], "clock_slips": self.clock.slips,
             "hops": st["hops"], "restarts": st["restarts"], "failures": st["failures"],
             "realtime_factor": st["realtime_factor"], "prompts": st["prompts"],
+            "busy_seconds": round(self.engine.busy_seconds, 3),
+            "cpu_seconds": round(time.process_time(), 3), "rewinds": st["rewinds"],
             "guidance": st["guidance"], "seed": st["seed"],
             "connections_total": self.connections, "closed_slow": self.closed["slow"],
             "closed_policy": self.closed["policy"],

@@ -50,7 +50,12 @@ class ControlChange:
     def restarts(self) -> bool:
         """Whether it changes what is generated (worth redoing the hop in flight)."""
         return (self.prompts is not None or self.guidance is not None or self.seed is not None
-                or self.variation is not None or self.playback in ("pause", "reset"))
+                or self.variation is not None or self.budget is not None
+                or self.playback in ("pause", "reset"))
+
+    def regenerates(self) -> bool:
+        """Whether audio already queued but unsent is worth regenerating for it."""
+        return self.restarts() and self.playback != "pause"
 
     def as_dict(self) -> dict:
         out = {}
@@ -186,6 +191,10 @@ class ControlQueue:
     def wants_restart(self) -> bool:
         with self._lock:
             return any(change.restarts() for change, _ in self._items)
+
+    def wants_rewind(self) -> bool:
+        with self._lock:
+            return any(change.regenerates() for change, _ in self._items)
 
     def __len__(self) -> int:
         with self._lock:

@@ -22,10 +22,16 @@ Each hop (engine.stream.config for sizes):
    equal-power crossfade or fade joins the pieces; the PCM goes into the ring.
 
 Hops run just in time: a hop starts when the ring holds less than the lead (margin +
-the governor's predicted hop cost), so a control waits at most about one hop plus the
-margin. A control that changes the music (prompt, guidance, seed, variation, pause,
-reset) arriving while a hop is being generated redoes that hop when the time left still
-allows restart_min_fraction of the usual steps: it then applies a hop earlier.
+reserve + the governor's predicted hop cost). A control that changes the music (prompt,
+guidance, seed, variation, reset) does not wait for the queued audio to play out:
+- arriving while a hop is being generated, it redoes that hop (applied at its start);
+- arriving while the newest hop is queued but not yet sent, it rewinds: the unsent part
+  of that hop from the earliest latent frame that still leaves time to generate a hop
+  is dropped from the PCM ring, the latent ring, decoder state, prompt glide and noise
+  counter go back to that frame, and the next hop starts there, with the change;
+each only when the time left still allows restart_min_fraction of the usual steps.
+So a control applies about the lead ahead of the live edge, whatever the hop; without
+the time, it applies at the next boundary.
 With the stream clock halted (nobody listening) the engine fills the ring up to the lead
 and idles: pre-roll for the first listener, no CPU spent on music nobody hears.
 
@@ -90,6 +96,19 @@ class _Interruptible:
 
 
 @dataclass(frozen=True)
+class _Undo:
+    """What the newest hop changed, to rewind into it for a control."""
+
+    start: int  # its first sample index
+    appended: np.ndarray  # (C, n) frames it appended to the latent ring (n = W if fresh, else H)
+    latents: tuple  # the latent ring before it (LatentRing.snapshot)
+    decoder: object  # decoder state before it (None: a fresh decoder)
+    seam: tuple | None  # the seam that was pending before it
+    glide: tuple  # PromptGlide.snapshot before it
+    hop_index: int
+
+
+@dataclass(frozen=True)
 class HopRecord:
     index: int  # hops since the engine started
     start_sample: int  # first sample index of its audio
@@ -97,6 +116,8 @@ class HopRecord:
     pcm: np.ndarray  # (channels, hop_samples) the audio written (after any seam)
     fresh: bool  # the first hop of a stream (start or reset)
     report: dict  # governor choice and timings (as in state messages)
+    # A later record starting at or before this one's end replaces the rest of this one:
+    # a control rewound into it (report["rewound_from"] of the later record says so).
 
 
 class StreamEngine:
@@ -125,6 +146,8 @@ class StreamEngine:
         self._seam: tuple[str, np.ndarray | None] | None = ("fade_in", None)
         self._known = np.zeros((model.latent_channels, geo.window_frames), dtype=np.float32)
         self._redo = False  # the next hop redoes one interrupted by a control
+        self._undo: _Undo | None = None  # how to take the newest hop back
+        self._rewound_from: int | None = None  # start of the hop the next hop rewound into
         self.hop_index = 0  # hops since the last reset (noise stream position)
         self.counts = collections.Counter()  # hops, restarts, failures, resets
         self.busy_seconds = 0.0  # wall time spent generating hops
@@ -200,6 +223,13 @@ class StreamEngine:
         """Apply waiting controls, then generate one hop if one is due. Returns how long the
         caller may wait before the next tick (0 right after a hop)."""
         self.prepare()
+        if self.playing and self.cfg.restart_on_control and self.controls.wants_rewind():
+            boundary = self._rewind()
+            if boundary is not None:
+                self._apply_controls(boundary, restarted=True)
+                if self.playing:
+                    self._hop()
+                return 0.0
         self._apply_controls(self.ring.write_pos)
         if not self.playing:
             return 0.1
@@ -227,6 +257,42 @@ class StreamEngine:
         if len(self.latents) == 0:
             return True
         return self.ring.fill / self.geo.sample_rate < self._lead()
+
+    def _rewind(self) -> int | None:
+        """Take back the unsent part of the newest hop, from the earliest latent frame that
+        leaves time for a hop; returns that frame's first sample index, or None."""
+        u = self._undo
+        geo = self.geo
+        if u is None or self.ring.read_pos > u.start:
+            return None
+        h, spl, sr = geo.hop_frames, geo.samples_per_latent, geo.sample_rate
+        decode = self.governor.cost.decode.cautious
+        keep = None
+        for k in range(h):
+            ahead = (u.start + k * spl - self.ring.read_pos) / sr - decode * k / h
+            if self.governor.can_redo(ahead, self.clock_running, self.ceiling, self.guidance,
+                                      self._reserve()):
+                keep = k
+                break
+        if keep is None:
+            return None
+        self._undo = None
+        boundary = self.ring.rewind(u.start + keep * spl)
+        self.latents.restore(u.latents)
+        self._decoder, self._seam = u.decoder, (u.seam if keep == 0 else None)
+        self.glide.restore(u.glide)
+        self.hop_index = u.hop_index
+        if keep:  # the kept frames stay as they are in the ring: rebuild the state after them
+            context = u.appended[:, : u.appended.shape[1] - h]  # the unheard start of a fresh one
+            if context.shape[1]:
+                self.latents.append(context)
+            kept = u.appended[:, context.shape[1]: context.shape[1] + keep]
+            self._decode(kept, self.latents.last(len(self.latents)))  # its audio is in the ring
+            self.latents.append(kept)
+        self.counts["rewinds"] += 1
+        self._rewound_from = u.start
+        self._redo = True
+        return boundary
 
     def _embed(self, prompts: tuple[tuple[str, float], ...]) -> np.ndarray:
         text = self.model.text
@@ -257,6 +323,7 @@ class StreamEngine:
         at = settled = boundary
         if change.playback == "pause" and self.playing:
             self.playing = False
+            self._undo = None
             at = settled = self.ring.truncate(self.geo.crossfade_samples)
             self._seam = ("fade_in", None)
         elif change.playback == "play" and not self.playing:
@@ -270,6 +337,7 @@ class StreamEngine:
             else:
                 self._seam = ("fade_in", None)
             self._decoder = None
+            self._undo = None
             self.latents.clear()
             self.hop_index = 0
         if change.prompts is not None:
@@ -309,6 +377,8 @@ class StreamEngine:
         self._known[:] = 0.0
         if not fresh:
             self._known[:, :n_known] = self.latents.last(n_known)
+        before = (self.latents.snapshot(), self._decoder, self._seam, self.glide.snapshot(),
+                  self.hop_index)
         try:
             choice = self.governor.choose(fill_s, self.clock_running, self.ceiling,
                                           self.guidance, self._reserve(), hard_only=self._redo)
@@ -331,7 +401,10 @@ class StreamEngine:
             return
         pcm = self._join(pcm)
         start = self.ring.write(pcm)
-        self.latents.append(result.latent if fresh else new)
+        appended = result.latent if fresh else new
+        self._undo = _Undo(start, appended.copy(), before[0], before[1], before[2], before[3],
+                           before[4])
+        self.latents.append(appended)
         self.glide.advance()
         self.hop_index += 1
         self.counts["hops"] += 1
@@ -339,7 +412,7 @@ class StreamEngine:
         self.busy_seconds += total
         self.governor.observe(choice, result.evaluations, decode_s, total)
         report = self._report(choice, start, total, decode_s, fresh)
-        self._redo = False
+        self._redo, self._rewound_from = False, None
         with self._state_lock:
             self.history.append(report)
         self._log_hop(choice, report)
@@ -391,6 +464,7 @@ class StreamEngine:
             except Exception:  # noqa: BLE001 - silence alone will do
                 pass
         self._decoder = None
+        self._undo = None
         self._seam = ("fade_in", None)
         self._redo = False
         self.hop_index += 1  # other noise next time
@@ -406,7 +480,7 @@ class StreamEngine:
             **choice.report(),
             "seconds": round(total, 4), "decode_seconds": round(decode_s, 4),
             "realtime": round(self.geo.hop_seconds / max(total, 1e-9), 2),
-            "redone": self._redo, "fresh": fresh,
+            "redone": self._redo, "rewound_from": self._rewound_from, "fresh": fresh,
         }
 
     def _log_hop(self, choice: Choice, report: dict) -> None:
@@ -456,6 +530,7 @@ class StreamEngine:
             "underruns": c["underruns"], "underrun_seconds": round(c["underrun_samples"] / sr, 3),
             "overruns": c["overruns"],
             "hops": self.counts["hops"], "restarts": self.counts["restarts"],
+            "rewinds": self.counts["rewinds"],
             "failures": self.counts["failures"], "resets": self.counts["resets"],
             "realtime_factor": round(self.counts["hops"] * self.geo.hop_seconds
                                      / max(self.busy_seconds, 1e-9), 2),

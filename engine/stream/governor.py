@@ -23,7 +23,9 @@ Deadline (seconds of wall time the next hop may take):
   reserve is what the clock takes at once (one block).
 The choice is the richest plan that fits: most steps first, then the highest budget
 among the performer's ceiling and the budgets the model was trained at below it. If
-nothing fits, the cheapest plan (min steps, lowest budget) and reason "over deadline".
+nothing fits, the fewest steps with the budget lowered below those (EMERGENCY_BUDGETS:
+fewer blocks, worse audio, but audio in time: an underrun is silence), reason "budget
+lowered"; if even that does not fit, the cheapest plan, reason "over deadline".
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.model.layer_schedule import LayerSchedule
 from engine.runtime.window import WindowPlan, plan_window
 from engine.stream.config import StreamConfig, StreamGeometry
 
 DISTILLED_STEPS = (8, 4, 2, 1)  # a Presto-S generator works at any step count: powers of 2
+EMERGENCY_BUDGETS = (0.75, 0.5, 0.25, 0.0)  # tried below the usual budgets when nothing fits
 
 
 @dataclass(frozen=True)
@@ -112,8 +116,10 @@ class CostModel:
 
 
 class Governor:
-    def __init__(self, model, cfg: StreamConfig, geometry: StreamGeometry) -> None:
+    def __init__(self, model, cfg: StreamConfig, geometry: StreamGeometry,
+                 schedule: LayerSchedule | None = None) -> None:
         self.model = model
+        self.schedule = schedule or model.schedule  # k(sigma, budget) used for pricing plans
         self.cfg = cfg
         self.geo = geometry
         d = model.defaults
@@ -143,7 +149,7 @@ class Governor:
         if key not in self._plans:
             plan = plan_window(self.model, steps=steps, budget=budget, guidance=guidance,
                                mode=self.mode, sampler=self.cfg.sampler)
-            n_blocks = self.model.schedule.n_blocks
+            n_blocks = self.schedule.n_blocks
             blocks = tuple(int(n_blocks(s, budget)) for s in plan.evaluations())
             if len(self._plans) > 4096:
                 self._plans.clear()
@@ -210,22 +216,33 @@ class Governor:
     def steady_seconds(self, ceiling: float, guidance: float) -> float:
         """Predicted cost of the plan chosen with the full target deadline (the usual hop)."""
         target = self.cfg.target_load * self.geo.hop_seconds
-        return self._richest(target, ceiling, guidance)[1]
+        return self._richest(target, ceiling, guidance, emergency=True)[1]
 
     def lead_seconds(self, ceiling: float, guidance: float, reserve: float = 0.0) -> float:
         """Audio the engine keeps queued before starting a hop: the hop's predicted cost,
         the margin and the reserve (what the clock takes in one read)."""
         return self.cfg.margin_seconds + reserve + self.steady_seconds(ceiling, guidance)
 
-    def _richest(self, deadline: float, ceiling: float, guidance: float
+    def _richest(self, deadline: float, ceiling: float, guidance: float, emergency: bool = False
                  ) -> tuple[tuple[int, float] | None, float]:
         for steps in self.step_options():
             for budget in self.budget_options(ceiling):
                 cost = self.predict(steps, budget, guidance)
                 if cost <= deadline:
                     return (steps, budget), cost
-        cheapest = (self.step_options()[-1], self.budget_options(ceiling)[-1])
+        fewest = self.step_options()[-1]
+        if emergency:
+            for budget in self.emergency_budgets(ceiling):
+                cost = self.predict(fewest, budget, guidance)
+                if cost <= deadline:
+                    return (fewest, budget), cost
+        cheapest = (fewest, self.emergency_budgets(ceiling)[-1] if emergency
+                    else self.budget_options(ceiling)[-1])
         return None, self.predict(*cheapest, guidance)
+
+    def emergency_budgets(self, ceiling: float) -> list[float]:
+        low = self.budget_options(ceiling)[-1]
+        return [b for b in EMERGENCY_BUDGETS if b < low - 1e-9] or [low]
 
     def choose(self, fill_seconds: float, running: bool, ceiling: float, guidance: float,
                reserve: float = 0.0, hard_only: bool = False) -> Choice:
@@ -241,12 +258,14 @@ class Governor:
             ahead = min(1.5, max(0.5, fill_seconds / max(lead, 1e-6)))
             hard = fill_seconds - reserve
             deadline = hard if hard_only else min(target * ahead, hard)
-        picked, cost = self._richest(deadline, ceiling, guidance)
+        picked, cost = self._richest(deadline, ceiling, guidance, emergency=not halted)
         if picked is None:
-            steps, budget = self.step_options()[-1], self.budget_options(ceiling)[-1]
+            steps, budget = self.step_options()[-1], self.emergency_budgets(ceiling)[-1]
             reason = "over deadline"
         else:
-            (steps, budget), reason = picked, "clock halted" if halted else "fits"
+            (steps, budget) = picked
+            lowered = budget < self.budget_options(ceiling)[-1] - 1e-9
+            reason = "clock halted" if halted else "budget lowered" if lowered else "fits"
         plan, blocks = self.plan(steps, budget, guidance)
         choice = Choice(plan=plan, blocks=blocks, predicted_seconds=cost,
                         deadline_seconds=max(0.0, deadline), fill_seconds=fill_seconds,

@@ -49,6 +49,13 @@ class LatentRing:
             raise ValueError(f"asked for the last {n} frames, the ring holds {self.count}")
         return self.buf[:, self.capacity - n:]
 
+    def snapshot(self) -> tuple[np.ndarray, int, int]:
+        return self.buf.copy(), self.count, self.total
+
+    def restore(self, snap: tuple[np.ndarray, int, int]) -> None:
+        buf, self.count, self.total = snap
+        self.buf[:] = buf
+
     def clear(self) -> None:
         self.buf[:] = 0.0
         self.count = 0

@@ -124,6 +124,13 @@ class PcmRing:
                 self._copy_in(self.read_pos, tail)
             return self.write_pos
 
+    def rewind(self, pos: int) -> int:
+        """Drop unsent audio from sample index `pos` on (never before the live edge), with
+        no fade: the caller writes the continuation. Returns the new write position."""
+        with self._lock:
+            self.write_pos = max(self.read_pos, min(self.write_pos, pos))
+            return self.write_pos
+
     def counters(self) -> dict[str, int]:
         with self._lock:
             return {"underruns": self.underruns, "underrun_samples": self.underrun_samples,

@@ -72,3 +72,9 @@ class PromptGlide:
         """The next hop was written with peek(): move on."""
         self.current = self.peek()
         self.step = min(self.hops, self.step + 1)
+
+    def snapshot(self) -> tuple:
+        return self.current, self.source, self.target, self.step
+
+    def restore(self, snap: tuple) -> None:
+        self.current, self.source, self.target, self.step = snap

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
+from engine.bench.stream import ROOT
+from engine.bench.stream import ServerProcess as BenchServerProcess
 from engine.server.app import EngineServer
 from engine.server.config import ServerConfig
 from engine.stream.engine import StreamEngine
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["ROOT", "ServerProcess", "ServerThread", "http_get", "status"]
 
 
 class ServerThread:
@@ -82,42 +80,11 @@ def status(http: str) -> dict:
     return json.loads(body)
 
 
-class ServerProcess:
-    """`python run_engine.py ARGS --port 0` (or `python -c CODE`), its port read from the log."""
+class ServerProcess(BenchServerProcess):
+    """`python run_engine.py ARGS --port 0 --threads 1` (or `python -c CODE ARGS ...`)."""
 
     def __init__(self, args: list[str], code: str | None = None) -> None:
-        cmd = [sys.executable, "-c", code] if code else [sys.executable, "run_engine.py"]
-        self.process = subprocess.Popen([*cmd, *args, "--port", "0", "--threads", "1"],
-                                        cwd=ROOT, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        self.port: int | None = None
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stderr:
-            self.lines.append(line)
-            m = re.search(r"serving http://127\.0\.0\.1:(\d+)/", line)
-            if m:
-                self.port = int(m.group(1))
-
-    def __enter__(self) -> ServerProcess:
-        deadline = time.monotonic() + 90
-        while self.port is None:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start:\n" + "".join(self.lines))
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(30)
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
+        super().__init__([*args, "--threads", "1"], code)
 
     @property
     def http(self) -> str:

@@ -23,8 +23,9 @@ def test_good_settings_become_one_change() -> None:
                               seed=7, variation=0.25)
     blend = parse_settings({"prompts": [["folk fiddle", 2], {"text": "piano", "weight": 1}]})
     assert blend.prompts == (("folk fiddle", 2.0), ("piano", 1.0))
-    assert blend.restarts() and not parse_settings({"budget": 0.1}).restarts()
+    assert blend.restarts() and parse_settings({"budget": 0.1}).restarts()
     assert parse_playback("pause").restarts() and not parse_playback("play").restarts()
+    assert blend.regenerates() and not parse_playback("pause").regenerates()
     assert c.as_dict()["prompts"] == [["a slow chorale", 1.0]]
 
 
@@ -70,7 +71,7 @@ def test_a_bad_playback_action_is_refused() -> None:
 
 def test_the_queue_is_thread_safe_bounded_and_wakes_the_engine() -> None:
     queue = ControlQueue(limit=50)
-    threads = [threading.Thread(target=lambda: [queue.submit(ControlChange(budget=0.5))
+    threads = [threading.Thread(target=lambda: [queue.submit(ControlChange(playback="play"))
                                                 for _ in range(10)]) for _ in range(4)]
     for t in threads:
         t.start()
@@ -78,7 +79,7 @@ def test_the_queue_is_thread_safe_bounded_and_wakes_the_engine() -> None:
         t.join()
     assert queue.wake.is_set() and len(queue) == 40 and not queue.wants_restart()
     queue.submit(ControlChange(seed=1))
-    assert queue.wants_restart()
+    assert queue.wants_restart() and queue.wants_rewind()
     items = queue.take_all()
     assert len(items) == 41 and len(queue) == 0 and not queue.wake.is_set()
     for _ in range(50):

@@ -97,12 +97,12 @@ def test_a_control_during_a_hop_redoes_that_hop_when_there_is_time(served) -> No
     assert engine.counts["restarts"] == 1 and len(records) == 2  # nothing written yet
     run_hops(engine, 1)
     assert records[-1].start_sample == boundary and records[-1].report["redone"]
-    budget_only = engine.submit(ControlChange(budget=0.2))
-    engine._hop()  # a budget change does not redo the hop in flight
-    assert engine.counts["restarts"] == 1 and not budget_only.done()
-    after = engine.ring.write_pos  # the hop in flight was written with the old budget
+    play = engine.submit(ControlChange(playback="play"))  # changes nothing that is generated
+    engine._hop()  # so the hop in flight goes on
+    assert engine.counts["restarts"] == 1 and not play.done()
+    after = engine.ring.write_pos
     engine.tick()
-    assert budget_only.result(timeout=1).applied_at_sample == after
+    assert play.result(timeout=1).applied_at_sample == after
 
 
 def test_pause_drops_queued_audio_behind_a_fade_and_play_fades_back_in(served) -> None:
@@ -132,14 +132,50 @@ def test_pause_drops_queued_audio_behind_a_fade_and_play_fades_back_in(served) -
 def test_reset_starts_a_fresh_stream_that_the_same_seed_reproduces(served) -> None:
     engine, records = make(served, seed=11)
     run_hops(engine, 3)
-    engine.tick()  # a hop queued: the reset crossfades out of it
-    boundary = engine.ring.write_pos
+    engine.tick()  # a hop queued, unsent: the reset rewinds into it (the clock is halted)
+    queued = records[-1].start_sample
     future = engine.submit(parse_playback("reset"))
     run_hops(engine, 2)
-    assert future.result(timeout=1).applied_at_sample == boundary
-    fresh = next(r for r in records if r.start_sample == boundary)
+    applied = future.result(timeout=1)
+    assert applied.applied_at_sample == queued and applied.restarted
+    fresh = [r for r in records if r.start_sample == queued][-1]
     assert fresh.fresh and engine.state()["resets"] == 1
     np.testing.assert_array_equal(fresh.latent, records[0].latent)  # hop 0 of the same seed
+
+
+def test_a_control_rewinds_into_queued_audio_from_the_first_frame_there_is_time_for(
+        served) -> None:
+    engine, records = make(served, margin_seconds=0.0)
+    run_hops(engine, 3)
+    engine.clock_running = True  # deadlines count: the queued hop starts playing now
+    cost = engine.governor.cost
+    cost.per_eval = {1: (0.01, 0.01), 2: (0.02, 0.02)}  # a guided evaluation: 60 ms
+    cost.scale.mean, cost.scale.dev = 1.0, 0.0
+    for ema in (cost.decode, cost.overhead):
+        ema.mean, ema.dev = 0.0, 0.0
+    engine._hop()  # queued, unsent
+    queued, spl = records[-1], served.samples_per_latent
+    assert engine.ring.read_pos == queued.start_sample
+    future = engine.submit(ControlChange(seed=77))
+    engine.tick()
+    applied = future.result(timeout=1)
+    # 60 ms are needed: frame 1 starts 46 ms ahead, frame 2 93 ms: keep 2 frames
+    assert applied.restarted and applied.applied_at_sample == queued.start_sample + 2 * spl
+    new = records[-1]
+    assert new.start_sample == applied.applied_at_sample and new.report["redone"]
+    assert new.report["rewound_from"] == queued.start_sample and engine.state()["rewinds"] == 1
+    _, audio = engine.ring.read(10**6, short_ok=True)
+    np.testing.assert_array_equal(audio[:, : 2 * spl], queued.pcm[:, : 2 * spl])
+    np.testing.assert_array_equal(audio[:, 2 * spl:], new.pcm)
+    # seam-exact: the stream is the decode of the latents it kept
+    latent = np.concatenate([r.latent for r in records[:3]] + [queued.latent[:, :2], new.latent],
+                            axis=1)
+    stream = np.concatenate([r.pcm for r in records[:3]] + [audio], axis=1)
+    whole = served.codec.decode(served.codec.denormalize(latent[None]))[0]
+    hs, delay = engine.geo.hop_samples, served.codec.cfg.n_fft - served.codec.cfg.hop
+    end = stream.shape[1] - delay
+    np.testing.assert_allclose(stream[:, 2 * hs:], whole[:, 2 * hs - delay:end],
+                               atol=1e-4 * np.abs(whole).max())
 
 
 def test_a_failed_hop_becomes_faded_silence_and_the_stream_goes_on(served) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.model.layer_schedule import LayerSchedule
 from engine.stream.config import StreamConfig
 from engine.stream.governor import Governor
 
@@ -39,7 +40,20 @@ def test_more_time_buys_more_steps_and_the_choice_fits_its_deadline(served) -> N
 
 def test_behind_schedule_it_takes_the_cheapest_plan_and_says_so(served) -> None:
     choice = governor(served).choose(0.0, running=True, ceiling=0.4, guidance=2.0)
-    assert choice.reason == "over deadline" and choice.steps == 1 and choice.budget == 0.4
+    assert choice.reason == "over deadline" and choice.steps == 1 and choice.budget == 0.0
+
+
+def test_when_one_step_does_not_fit_it_lowers_the_budget_rather_than_run_late(served) -> None:
+    cfg = StreamConfig(hop_seconds=0.2, max_steps=12)
+    # priced as the shipped depth-8 DiT (the micro model runs 2 blocks at any budget)
+    gov = Governor(served, cfg, cfg.geometry(served), schedule=LayerSchedule(depth=8))
+    gov.cost.per_eval = {1: (0.005, 0.0025), 2: (0.010, 0.005)}
+    full = gov.predict(1, 1.0, 2.0)
+    choice = gov.choose(full * 0.8, running=True, ceiling=1.0, guidance=2.0)
+    assert choice.reason == "budget lowered" and choice.steps == 1 and choice.budget < 1.0
+    assert choice.predicted_seconds <= choice.deadline_seconds < full
+    assert max(choice.blocks) < 8
+    assert gov.choose(5.0, running=True, ceiling=1.0, guidance=2.0).reason == "fits"
 
 
 def test_the_budget_never_exceeds_the_ceiling_and_the_report_says_what_runs(served) -> None:
