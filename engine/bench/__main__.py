@@ -9,6 +9,8 @@
     python -m engine.bench quality --model exported/base --data /root/presto-data/corpus \
         [--n 32] [--seconds 10] [--steps 8 16 32 64] [--quick] [--out reports/quality] [--docs]
     python -m engine.bench midi [--period 128] [--storm 10000] [--out reports/midi]
+    python -m engine.bench stream [--model DIR] [--minutes 1] [--listeners 100] [--hop 2.0] \
+        [--out reports/stream]
 
 Adding a benchmark = one function below that adds its subparser and sets ``func``;
 then list it in COMMANDS.
@@ -172,7 +174,28 @@ def midi(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-COMMANDS = (codec, presto_l, speed, presto_s, quality, midi)
+def stream(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stream", help="live engine: headroom, underruns, control latency, "
+                       "100 listeners, memory")
+    p.add_argument("--model", type=Path, default=None, help="exported model (engine default)")
+    p.add_argument("--minutes", type=float, default=1.0, help="total length of the 3 phases")
+    p.add_argument("--listeners", type=int, default=100, help="listeners in the fan-out phase")
+    p.add_argument("--hop", type=float, default=2.0, help="hop (s) of phases 1 and 2")
+    p.add_argument("--low-latency-hop", type=float, default=0.5, help="hop (s) of phase 3")
+    p.add_argument("--low-latency-margin", type=float, default=0.15, help="margin (s), phase 3")
+    p.add_argument("--threads", type=int, default=0, help="server threads (0: all cores)")
+    p.add_argument("--out", type=Path, default=Path("reports/stream"), help="report dir")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.bench.stream import StreamBench, main
+
+        main(StreamBench(a.model, a.minutes, a.listeners, a.hop, a.low_latency_hop,
+                         a.low_latency_margin, a.threads, a.out))
+
+    p.set_defaults(func=run)
+
+
+COMMANDS = (codec, presto_l, speed, presto_s, quality, midi, stream)
 
 
 def main(argv: list[str] | None = None) -> None:
