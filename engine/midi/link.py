@@ -93,6 +93,11 @@ class MidiLink:
         self._learned: dict | None = None  # the last binding learned
         self._downstream: Callable[[dict], None] | None = None
 
+    @property
+    def mapping(self):
+        """The mapping in use (engine.midi.mapping.Mapping), e.g. for Web MIDI pass-through."""
+        return self.midi.router.mapping
+
     def attach(self) -> None:
         """Wrap engine.on_state: MIDI sees every state, the state gains the "midi" section.
         Call after whoever broadcasts states (the server) has set engine.on_state."""
