@@ -2,7 +2,8 @@
 
 python run_engine.py [--host 127.0.0.1] [--port 8765] [--model DIR] [--hop 2.0] \
     [--record live.flac] [--control-token T] [--allow-origin ORIGIN] \
-    [--device auto|cpu|cuda] [--threads N] [--log-level info]
+    [--device auto|cpu|cuda] [--threads N] [--log-level info] \
+    [--midi-in NAME | --midi-virtual NAME] [--midi-out NAME] [--midi-map FILE] [--midi-list]
                                     # the live engine: http://127.0.0.1:8765/, ws://.../ws
 python run_engine.py status         # the model directories shipped in exported/, verified
 python run_engine.py generate --prompt "a slow chorale for strings" --seconds 32 --out a.wav \
@@ -129,6 +130,13 @@ def add_live(parser: argparse.ArgumentParser) -> None:
                    help="onnxruntime threads (0: this machine's cores)")
     p.add_argument("--log-level", default="info",
                    choices=["debug", "info", "warning", "error"])
+    midi = p.add_mutually_exclusive_group()  # MIDI control: docs/midi.md
+    midi.add_argument("--midi-in", metavar="NAME", help="steer from this MIDI port (by name)")
+    midi.add_argument("--midi-virtual", metavar="NAME", help="create a MIDI port NAME to steer")
+    p.add_argument("--midi-out", metavar="NAME", help="MIDI port for controller feedback")
+    p.add_argument("--midi-map", type=Path, metavar="FILE", help="MIDI mapping (TOML)")
+    p.add_argument("--midi-api", default="auto", help="auto | jack | alsa")
+    p.add_argument("--midi-list", action="store_true", help="list MIDI ports and exit")
 
 
 def live(args: argparse.Namespace) -> int:
@@ -141,6 +149,24 @@ def live(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("websockets").setLevel(max(logging.WARNING, logging.root.level))
+    midi = None
+    if (args.midi_out or args.midi_map) and not (args.midi_in or args.midi_virtual):
+        print("presto-live: --midi-out and --midi-map need --midi-in NAME or --midi-virtual "
+              "NAME", file=sys.stderr)
+        return 2
+    if args.midi_list or args.midi_in or args.midi_virtual:
+        from engine.midi.input import MidiConfig
+        from engine.midi.ports import PortError, choose_api, describe_ports
+
+        try:
+            if args.midi_list:
+                print(describe_ports(choose_api(args.midi_api)))
+                return 0
+            midi = MidiConfig(port=args.midi_in, virtual=args.midi_virtual, out=args.midi_out,
+                              mapping=args.midi_map, api=args.midi_api)
+        except PortError as error:
+            print(f"presto-live: {error}", file=sys.stderr)
+            return 2
     try:
         stream = StreamConfig(hop_seconds=args.hop, prompt=args.prompt, seed=args.seed,
                               max_steps=args.max_steps, margin_seconds=args.margin,
@@ -152,7 +178,7 @@ def live(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"presto-live: {error}", file=sys.stderr)
         return 2
-    return serve(cfg)
+    return serve(cfg, midi=midi)
 
 
 def main(argv: list[str] | None = None) -> int:

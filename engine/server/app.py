@@ -71,10 +71,11 @@ class Listener:
 
 class EngineServer:
     def __init__(self, engine: StreamEngine, cfg: ServerConfig,
-                 recorder: FlacRecorder | None = None) -> None:
+                 recorder: FlacRecorder | None = None, midi=None) -> None:
         self.engine = engine
         self.cfg = cfg
         self.recorder = recorder
+        self.midi = midi  # engine.midi.link.MidiLink: MIDI input; answers midi_learn
         self.listeners: set[Listener] = set()
         self.clock = StreamClock(engine.geo.sample_rate, cfg.block_frames)
         self.seq = 0  # audio blocks sent
@@ -86,7 +87,8 @@ class EngineServer:
         self.port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task] = set()
-        self.web_midi = WebMidi()  # pages that forward a MIDI controller (Web MIDI)
+        # pages that forward a MIDI controller (Web MIDI), mapped as the MIDI input is
+        self.web_midi = WebMidi(midi.mapping if midi is not None else None)
         engine.on_state = self._state_from_engine
         engine.read_block = cfg.block_frames
 
@@ -364,6 +366,8 @@ class EngineServer:
             self._auth(listener, msg["token"], msg_id)
         elif kind == "midi":
             self._midi(listener, msg, msg_id)
+        elif kind == "midi_learn":
+            self._midi_learn(listener, msg, msg_id)
         else:
             self._control(listener, msg, msg_id)
 
@@ -384,6 +388,16 @@ class EngineServer:
             return
         self._error(listener, "unauthorized", "wrong control token; listening goes on",
                     "token", msg_id)
+
+    def _midi_learn(self, listener: Listener, msg: dict, msg_id: object) -> None:
+        if not listener.authorized and not self._token_ok(msg.get("token")):
+            self._error(listener, "unauthorized", "MIDI learn needs the control token",
+                        "token", msg_id)
+        elif self.midi is None:
+            self._error(listener, "no_midi", "this engine runs without MIDI input: start it "
+                        "with --midi-in NAME or --midi-virtual NAME", None, msg_id)
+        else:
+            self._reply(listener, self.midi.client_message(msg))
 
     def _control(self, listener: Listener, msg: dict, msg_id: object) -> None:
         token = msg.get("token")

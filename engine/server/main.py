@@ -34,7 +34,8 @@ def _missing_model(model_dir: Path) -> str:
             "`python run_engine.py status` lists what is shipped in exported/")
 
 
-def serve(cfg: ServerConfig) -> int:
+def serve(cfg: ServerConfig, midi=None) -> int:
+    """`midi`: an engine.midi.input.MidiConfig to steer the engine from MIDI, or None."""
     from engine.generate import default_model
     from engine.manifest import ManifestError
     from engine.runtime.model import ServedModel
@@ -59,7 +60,23 @@ def serve(cfg: ServerConfig) -> int:
                     if cfg.record is not None else None)
     except (ValueError, OSError) as error:
         return _fail(str(error))
-    server = EngineServer(engine, cfg, recorder)
+    link = None
+    if midi is not None:
+        from engine.midi.link import MidiLink
+        from engine.midi.mapping import MappingError
+        from engine.midi.ports import PortError
+
+        try:
+            link = MidiLink(engine, midi)
+            server = EngineServer(engine, cfg, recorder, midi=link)
+            link.attach()
+            link.start()
+        except (PortError, MappingError) as error:
+            if recorder is not None:
+                recorder.close()
+            return _fail(str(error))
+    else:
+        server = EngineServer(engine, cfg, recorder)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -75,4 +92,7 @@ def serve(cfg: ServerConfig) -> int:
         if recorder is not None:
             recorder.close()
         return _fail(f"cannot serve on {cfg.host}:{cfg.port}: {error.strerror or error}")
+    finally:
+        if link is not None:
+            link.stop()
     return 0

@@ -44,6 +44,7 @@ ERROR_CODES = (
     "busy",  # too many controls waiting for the next hop
     "failed",  # the engine could not apply it (the stream goes on)
     "stopping",  # the server is shutting down
+    "no_midi",  # midi_learn, but the engine runs without MIDI input
 )
 
 CLIENT_TYPES = {  # type -> allowed keys
@@ -52,6 +53,7 @@ CLIENT_TYPES = {  # type -> allowed keys
     "auth": {"type", "id", "token"},
     "ping": {"type", "id"},
     "midi": {"type", "id", "messages", "token"},  # Web MIDI pass-through (engine.server.web_midi)
+    "midi_learn": {"type", "id", "control", "index", "cancel", "token"},  # docs/midi.md
 }
 MAX_ID_CHARS = 64
 MAX_TOKEN_CHARS = 256
