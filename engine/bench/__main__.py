@@ -9,6 +9,8 @@
     python -m engine.bench quality --model exported/base --data /root/presto-data/corpus \
         [--n 32] [--seconds 10] [--steps 8 16 32 64] [--quick] [--out reports/quality] [--docs]
     python -m engine.bench midi [--period 128] [--storm 10000] [--out reports/midi]
+    python -m engine.bench browser [--seconds 300] [--model DIR] [--hop S] \
+        [--screenshot docs/browser.png] [--out reports/browser]
     python -m engine.bench stream [--model DIR] [--minutes 1] [--listeners 100] [--hop 2.0] \
         [--out reports/stream]
 
@@ -174,6 +176,26 @@ def midi(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def browser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("browser", help="the page in headless Chromium: first sound, underruns")
+    p.add_argument("--seconds", type=float, default=300.0, help="soak length at default settings")
+    p.add_argument("--model", type=Path, default=None, help="exported model (engine default)")
+    p.add_argument("--hop", type=float, default=None, help="engine hop (s); 0.2 for micro models")
+    p.add_argument("--loads", type=int, default=3, help="page loads timed for the first sound")
+    p.add_argument("--query", default="", help="page URL options, e.g. ?format=f32le&rate=48000")
+    p.add_argument("--threads", type=int, default=0, help="engine threads (0: all cores)")
+    p.add_argument("--out", type=Path, default=Path("reports/browser"), help="report dir")
+    p.add_argument("--screenshot", type=Path, default=None, help="steer, then save a PNG")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.bench.browser import BrowserBench, main
+
+        main(BrowserBench(a.model, a.seconds, a.hop, a.loads, a.query, a.out, a.screenshot,
+                          a.threads))
+
+    p.set_defaults(func=run)
+
+
 def stream(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("stream", help="live engine: headroom, underruns, control latency, "
                        "100 listeners, memory")
@@ -195,7 +217,7 @@ def stream(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-COMMANDS = (codec, presto_l, speed, presto_s, quality, midi, stream)
+COMMANDS = (codec, presto_l, speed, presto_s, quality, midi, browser, stream)
 
 
 def main(argv: list[str] | None = None) -> None:

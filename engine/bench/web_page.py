@@ -1,12 +1,14 @@
-"""A real engine and a real Chromium for the page's tests (and the browser bench).
+"""A real engine process and a headless Chromium: what the page's tests, its bench and its
+screenshot drive.
 
     with EngineProcess(model_dir, port=free_port(), args=["--hop", "0.2"]) as engine:
         page.goto(engine.http + "/")                 # clients/web, served by the engine
     browser = launch_chromium(playwright)            # Debian's /usr/bin/chromium, headless
 
-The engine is `python run_engine.py` in a subprocess on a port chosen here, so a test can
+The engine is `python run_engine.py` in a subprocess on a port chosen here, so a caller can
 stop it and start another on the same port (the page's reconnection). Chromium is Debian's
-package: `playwright install` cannot download browsers on these machines.
+package (`apt-get install chromium`): `playwright install` cannot download browsers on
+these machines; PRESTO_CHROMIUM names another binary.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]  # the repository (run_engine.py)
 CHROMIUM = Path(os.environ.get("PRESTO_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--autoplay-policy=no-user-gesture-required", "--no-sandbox",
                  "--disable-dev-shm-usage"]

@@ -26,8 +26,8 @@ def exported_root(tmp_path_factory) -> Path:
     return runtime_support.exported_root(tmp_path_factory)
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture(scope="module")  # not session: playwright's sync API holds an event loop,
+def browser():                   # and tests after these (asyncio.run) need none running
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (scripts/setup.sh dev)")
     from playwright.sync_api import sync_playwright
