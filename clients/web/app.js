@@ -198,6 +198,12 @@ function onState(state, fromHello) {
     $("seed").value = s.seed;
   }
   if (Array.isArray(s.prompts) && !recentlyEdited("prompts") && !blendDirty) showBlend(s.prompts);
+  if (!fromHello && state.midi && Array.isArray(state.midi.acks)) {
+    for (const a of state.midi.acks) { // the engine's own MIDI input (docs/midi.md)
+      if (a.error) showError(a.error, `a MIDI control was refused: ${a.message}`);
+      else log.ack({ ...a, id: `engine-${a.id}` }, "engine-midi");
+    }
+  }
   if (fromHello && s.prompt && !$("prompt").value) $("prompt").placeholder = s.prompt;
   $("en-playing").textContent = s.playing ? "playing" : "paused";
   $("en-steps").textContent = s.steps ?? "-";
@@ -387,7 +393,8 @@ function drawChanges(force) {
     li.dataset.id = item.id;
     const what = document.createElement("span");
     what.className = "what";
-    what.textContent = `${item.origin === "midi" ? "MIDI: " : ""}${describe(item)}`;
+    const origin = { midi: "MIDI: ", "engine-midi": "MIDI (engine): " }[item.origin] || "";
+    what.textContent = `${origin}${describe(item)}`;
     const w = document.createElement("span");
     w.className = "when";
     w.textContent = when(item, rate);
@@ -426,7 +433,8 @@ player.onReport = (r) => {
 
 player.onFirstAudible = (f) => {
   presto.firstAudibleMs = f.pageMs;
-  $("st-first").textContent = `${(f.pageMs / 1000).toFixed(2)} s after load`;
+  $("st-first").textContent = `${(f.pageMs / 1000).toFixed(2)} s`;
+  $("st-first").title = "from page load to the first audible sample";
 };
 
 async function listen() {
@@ -442,6 +450,7 @@ async function listen() {
     showError("audio", `could not start audio output: ${error.message}`);
   }
   $("listen").textContent = presto.listening ? "Stop" : "Listen";
+  $("listen-hint").hidden = presto.listening;
 }
 
 $("listen").addEventListener("click", async () => {
@@ -449,6 +458,7 @@ $("listen").addEventListener("click", async () => {
     presto.listening = false;
     await player.stop();
     $("listen").textContent = "Listen";
+    $("listen-hint").hidden = false;
   } else {
     await listen();
   }

@@ -31,10 +31,11 @@ export class ChangeLog {
     return item;
   }
 
-  // An ack for a change this page did not send itself (MIDI through the page: ids midi-N).
-  ack(msg) {
+  // An ack; one for a change this page did not type itself (its MIDI controller: ids midi-N;
+  // the engine's own MIDI input, reported in state messages) starts a new item.
+  ack(msg, origin = "midi") {
     let item = this.byId.get(msg.id);
-    if (!item) item = this.add(msg.id, "control", msg.applied || {}, "midi");
+    if (!item) item = this.add(msg.id, "control", msg.applied || {}, origin);
     item.status = "acked";
     item.appliedAt = msg.applied_at_sample;
     item.settledAt = msg.settled_at_sample ?? msg.applied_at_sample;

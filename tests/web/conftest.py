@@ -27,15 +27,21 @@ def exported_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")  # not session: playwright's sync API holds an event loop,
-def browser():                   # and tests after these (asyncio.run) need none running
+def playwright():                # and tests after these (asyncio.run) need none running
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (scripts/setup.sh dev)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    """Chromium that lets the page play at once (autoplay allowed)."""
+    b = launch_chromium(playwright)
+    yield b
+    b.close()
 
 
 @pytest.fixture(scope="module")

@@ -77,3 +77,37 @@ def test_midi_without_the_control_token_is_held_back(exported_root, browser) -> 
         assert presto(page, "presto.midi.forwarded") == 0
         assert "needs the control token" in page.locator("#midi-text").inner_text()
         context.close()
+
+
+def test_changes_from_the_engines_own_midi_input_show_on_the_page(exported_root,
+                                                                   browser) -> None:
+    """A controller on the engine's machine (a real JACK MIDI port): every page shows what
+    it changed, with when it is heard, like its own changes."""
+    import shutil
+
+    import pytest
+
+    if shutil.which("jackd") is None:
+        pytest.skip("jackd is not installed (apt-get install jackd2)")
+    from engine.midi.jack import dummy_jack
+    from tests.midi.support import Controller
+    from tests.web.conftest import HOP
+    from tests.web.support import EngineProcess, free_port
+
+    with dummy_jack(256), EngineProcess(exported_root / "base", free_port(),
+                                        [*HOP, "--midi-virtual", "web"]) as engine:
+        ctl = Controller("web-ctl")
+        ctl.connect("presto-live:web")
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(engine.http + "/")
+        wait(page, "presto.report && presto.report.playing !== null")
+        ctl.cc(28, 77)  # seed: no pick-up in the default mapping
+        wait(page, "presto.state.seed === 77")
+        item = page.locator("#change-list li", has_text="MIDI (engine): seed 77")
+        item.wait_for(timeout=WAIT)
+        page.wait_for_function("() => document.querySelector("
+                               "'#change-list li[data-status=heard]') !== null", timeout=WAIT)
+        assert "heard" in item.inner_text()
+        ctl.close()
+        context.close()
