@@ -25,6 +25,7 @@ class StreamConfig:
     ring_seconds: float = 0.0  # PCM ring capacity; 0 = max(8 s, 4 hops)
     max_steps: int | None = None  # most sampler steps per hop; None = the model's default
     min_steps: int = 1  # fewest steps the governor may choose
+    adaptive: bool = True  # False: always max_steps at the ceiling (reproducible under any load)
     mode: str | None = None  # "diffusion" | "distilled"; None = the model's
     sampler: str = "dpmpp_2m"  # diffusion mode: one evaluation per step (heun takes two)
     glide_hops: int = 2  # hops over which a prompt change is interpolated (1 = a cut)

@@ -25,10 +25,10 @@ Hops run just in time: a hop starts when the ring holds less than the lead (marg
 reserve + the governor's predicted hop cost). A control that changes the music (prompt,
 guidance, seed, variation, reset) does not wait for the queued audio to play out:
 - arriving while a hop is being generated, it redoes that hop (applied at its start);
-- arriving while the newest hop is queued but not yet sent, it rewinds: the unsent part
-  of that hop from the earliest latent frame that still leaves time to generate a hop
-  is dropped from the PCM ring, the latent ring, decoder state, prompt glide and noise
-  counter go back to that frame, and the next hop starts there, with the change;
+- arriving while the newest hop waits in the ring (or is partly sent), it rewinds: the
+  unsent part of that hop from the earliest latent frame that still leaves time to
+  generate a hop is dropped from the PCM ring, the latent ring, decoder state, prompt
+  glide and noise counter go back to that frame, and the next hop starts there;
 each only when the time left still allows restart_min_fraction of the usual steps.
 So a control applies about the lead ahead of the live edge, whatever the hop; without
 the time, it applies at the next boundary.
@@ -263,12 +263,13 @@ class StreamEngine:
         leaves time for a hop; returns that frame's first sample index, or None."""
         u = self._undo
         geo = self.geo
-        if u is None or self.ring.read_pos > u.start:
+        if u is None:
             return None
         h, spl, sr = geo.hop_frames, geo.samples_per_latent, geo.sample_rate
         decode = self.governor.cost.decode.cautious
         keep = None
-        for k in range(h):
+        first = max(0, -(-(self.ring.read_pos - u.start) // spl))  # frames already (being) sent
+        for k in range(first, h):
             ahead = (u.start + k * spl - self.ring.read_pos) / sr - decode * k / h
             if self.governor.can_redo(ahead, self.clock_running, self.ceiling, self.guidance,
                                       self._reserve()):

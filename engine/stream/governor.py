@@ -26,6 +26,8 @@ among the performer's ceiling and the budgets the model was trained at below it.
 nothing fits, the fewest steps with the budget lowered below those (EMERGENCY_BUDGETS:
 fewer blocks, worse audio, but audio in time: an underrun is silence), reason "budget
 lowered"; if even that does not fit, the cheapest plan, reason "over deadline".
+With adaptive=False the choice is always max_steps at the ceiling (reason "fixed"): the
+same seed and controls then give the same audio whatever the machine is doing.
 """
 
 from __future__ import annotations
@@ -259,13 +261,18 @@ class Governor:
             hard = fill_seconds - reserve
             deadline = hard if hard_only else min(target * ahead, hard)
         picked, cost = self._richest(deadline, ceiling, guidance, emergency=not halted)
+        if not self.cfg.adaptive:  # a fixed schedule: the same audio whatever the timing
+            picked = (self.step_options()[0], ceiling)
+            cost = self.predict(*picked, guidance)
+            halted, deadline = True, max(deadline, cost)
         if picked is None:
             steps, budget = self.step_options()[-1], self.emergency_budgets(ceiling)[-1]
             reason = "over deadline"
         else:
             (steps, budget) = picked
             lowered = budget < self.budget_options(ceiling)[-1] - 1e-9
-            reason = "clock halted" if halted else "budget lowered" if lowered else "fits"
+            reason = ("fixed" if not self.cfg.adaptive else "clock halted" if halted
+                      else "budget lowered" if lowered else "fits")
         plan, blocks = self.plan(steps, budget, guidance)
         choice = Choice(plan=plan, blocks=blocks, predicted_seconds=cost,
                         deadline_seconds=max(0.0, deadline), fill_seconds=fill_seconds,
@@ -284,4 +291,4 @@ class Governor:
         if self.mode == "distilled":
             need = min((s for s in self.step_options() if s >= need), default=self.min_steps)
         cost = self.predict(need, self.budget_options(ceiling)[-1], guidance)
-        return cost <= fill_seconds - reserve - 0.5 * self.cfg.margin_seconds
+        return cost <= fill_seconds - reserve - self.cfg.margin_seconds

@@ -30,10 +30,10 @@ def srv(served):
 async def with_bystander(srv, attack) -> Listener:
     """Run attack(client) while a second listener listens; check the bystander after."""
     bystander = await Listener.connect(srv.url, keep_audio=False)
-    await bystander.wait_audio(seconds=0.2)
+    await bystander.wait_audio(seconds=0.1)
     client = await Listener.connect(srv.url)
     await attack(client)
-    await bystander.wait_audio(seconds=0.4)  # the stream went on for everyone else
+    await bystander.wait_audio(seconds=0.25)  # the stream went on for everyone else
     assert bystander.continuity.violations == [] and bystander.continuity.skips == 0
     assert bystander.closed is None
     await bystander.close()
@@ -70,7 +70,7 @@ def test_a_bad_message_gets_an_error_and_the_connection_stays_open(srv, payload,
         assert err["code"] == code and err.get("field") == field and err["message"]
         pong = await client.request({"type": "ping"})  # still served
         assert pong["type"] == "pong"
-        await client.wait_audio(seconds=0.2)
+        await client.wait_audio(seconds=0.1)
         assert client.closed is None and client.continuity.violations == []
 
     asyncio.run(asyncio.wait_for(with_bystander(srv, attack), 60))

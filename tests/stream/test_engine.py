@@ -47,9 +47,9 @@ def test_each_hop_adds_hop_samples_and_the_hops_join_without_a_seam(served) -> N
 
 
 def test_the_same_seed_gives_the_same_stream_and_another_seed_another(served) -> None:
-    a, ra = make(served, seed=3)
-    b, rb = make(served, seed=3)
-    c, rc = make(served, seed=4)
+    a, ra = make(served, seed=3, adaptive=False)  # fixed steps: timing cannot change them
+    b, rb = make(served, seed=3, adaptive=False)
+    c, rc = make(served, seed=4, adaptive=False)
     for engine in (a, b, c):
         run_hops(engine, 3)
     for x, y in zip(ra, rb, strict=True):
@@ -69,7 +69,7 @@ def test_a_control_applies_at_the_next_hop_boundary_and_reports_that_sample(serv
     assert applied.settled_at_sample == boundary + engine.geo.hop_samples  # 2-hop glide
     first = next(r for r in records if r.start_sample == boundary)
     assert first.report["prompts"] == [["solo piano in a minor key", 1.0]]
-    assert first.report["budget"] == 0.5 and first.report["gliding"]
+    assert first.report["budget"] <= 0.5 and first.report["gliding"]
     assert not records[-1].report["gliding"]
     state = engine.state()
     assert state["prompt"] == "solo piano in a minor key" and state["seed"] == 9
@@ -130,7 +130,7 @@ def test_pause_drops_queued_audio_behind_a_fade_and_play_fades_back_in(served) -
 
 
 def test_reset_starts_a_fresh_stream_that_the_same_seed_reproduces(served) -> None:
-    engine, records = make(served, seed=11)
+    engine, records = make(served, seed=11, adaptive=False)
     run_hops(engine, 3)
     engine.tick()  # a hop queued, unsent: the reset rewinds into it (the clock is halted)
     queued = records[-1].start_sample
@@ -143,33 +143,37 @@ def test_reset_starts_a_fresh_stream_that_the_same_seed_reproduces(served) -> No
     np.testing.assert_array_equal(fresh.latent, records[0].latent)  # hop 0 of the same seed
 
 
+@pytest.mark.parametrize("sent, keep", [(0, 2), (3072, 3)])
 def test_a_control_rewinds_into_queued_audio_from_the_first_frame_there_is_time_for(
-        served) -> None:
+        served, sent, keep) -> None:
     engine, records = make(served, margin_seconds=0.0)
     run_hops(engine, 3)
     engine.clock_running = True  # deadlines count: the queued hop starts playing now
+    engine._hop()  # queued, unsent
     cost = engine.governor.cost
     cost.per_eval = {1: (0.01, 0.01), 2: (0.02, 0.02)}  # a guided evaluation: 60 ms
     cost.scale.mean, cost.scale.dev = 1.0, 0.0
     for ema in (cost.decode, cost.overhead):
         ema.mean, ema.dev = 0.0, 0.0
-    engine._hop()  # queued, unsent
     queued, spl = records[-1], served.samples_per_latent
     assert engine.ring.read_pos == queued.start_sample
+    _, head = engine.ring.read(sent) if sent else (0, np.zeros((1, 0), np.float32))
     future = engine.submit(ControlChange(seed=77))
     engine.tick()
     applied = future.result(timeout=1)
-    # 60 ms are needed: frame 1 starts 46 ms ahead, frame 2 93 ms: keep 2 frames
-    assert applied.restarted and applied.applied_at_sample == queued.start_sample + 2 * spl
+    # 60 ms are needed: from the live edge, keep the first frame boundary that far ahead
+    # (unsent: frame 2 is 93 ms ahead; 3072 samples sent: frame 3 is 70 ms ahead)
+    assert applied.restarted and applied.applied_at_sample == queued.start_sample + keep * spl
     new = records[-1]
     assert new.start_sample == applied.applied_at_sample and new.report["redone"]
     assert new.report["rewound_from"] == queued.start_sample and engine.state()["rewinds"] == 1
-    _, audio = engine.ring.read(10**6, short_ok=True)
-    np.testing.assert_array_equal(audio[:, : 2 * spl], queued.pcm[:, : 2 * spl])
-    np.testing.assert_array_equal(audio[:, 2 * spl:], new.pcm)
+    _, rest = engine.ring.read(10**6, short_ok=True)
+    audio = np.concatenate([head, rest], axis=1)
+    np.testing.assert_array_equal(audio[:, : keep * spl], queued.pcm[:, : keep * spl])
+    np.testing.assert_array_equal(audio[:, keep * spl:], new.pcm)
     # seam-exact: the stream is the decode of the latents it kept
-    latent = np.concatenate([r.latent for r in records[:3]] + [queued.latent[:, :2], new.latent],
-                            axis=1)
+    latent = np.concatenate([r.latent for r in records[:3]]
+                            + [queued.latent[:, :keep], new.latent], axis=1)
     stream = np.concatenate([r.pcm for r in records[:3]] + [audio], axis=1)
     whole = served.codec.decode(served.codec.denormalize(latent[None]))[0]
     hs, delay = engine.geo.hop_samples, served.codec.cfg.n_fft - served.codec.cfg.hop

@@ -102,3 +102,10 @@ def test_a_distilled_generator_gets_power_of_two_step_counts(served) -> None:
     assert gov.step_options() == [8, 4, 2, 1]
     choice = gov.choose(0.5, running=True, ceiling=1.0, guidance=2.0)
     assert choice.plan.mode == "distilled" and choice.plan.batch() == 1
+
+
+def test_a_fixed_schedule_ignores_time(served) -> None:
+    gov = governor(served, adaptive=False)
+    for fill in (0.0, 5.0):
+        choice = gov.choose(fill, running=True, ceiling=0.7, guidance=2.0)
+        assert (choice.steps, choice.budget, choice.reason) == (12, 0.7, "fixed")
