@@ -115,6 +115,8 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
                    "discrete-time DMD on fixed sigma levels")
     p.add_argument("--cache", type=Path, default=None, help="latent cache (the teacher's)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="CFG weight of the real score (default: the preset's, 3)")
 
 
 def presto_s(sub: argparse._SubParsersAction) -> None:
@@ -125,7 +127,7 @@ def presto_s(sub: argparse._SubParsersAction) -> None:
         from engine.train.presto_s import PrestoSRun, main
 
         main(PrestoSRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, None,
-                        a.ablation, a.cache, a.threads))
+                        a.ablation, a.cache, a.threads, a.guidance))
 
     p.set_defaults(func=run)
 
@@ -139,7 +141,7 @@ def presto_ls(sub: argparse._SubParsersAction) -> None:
         from engine.train.presto_s import PrestoSRun, main
 
         main(PrestoSRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, a.presto_l,
-                        a.ablation, a.cache, a.threads))
+                        a.ablation, a.cache, a.threads, a.guidance))
 
     p.set_defaults(func=run)
 

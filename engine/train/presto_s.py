@@ -2,7 +2,7 @@
 
     python -m engine.train presto-s --teacher /root/presto-data/runs/base \
         --out /root/presto-data/runs/presto-s [--resume] [--steps N] [--minutes M] \
-        [--ablation gen-train|discrete] [--threads T]
+        [--ablation gen-train|discrete] [--guidance W] [--threads T]
     python -m engine.train presto-ls --presto-l /root/presto-data/runs/presto-l \
         --teacher /root/presto-data/runs/base --out /root/presto-data/runs/presto-ls
 
@@ -75,6 +75,7 @@ class PrestoSRun:
     ablation: str | None = None  # "gen-train" | "discrete" (see presto_s_config)
     cache: Path | None = None  # latent cache dir (default: the teacher's)
     threads: int | None = None  # torch threads (default: the preset's, else all cores)
+    guidance: float | None = None  # the real score's CFG weight (default: the preset's)
 
 
 def generator_init(run: PrestoSRun, teacher: EDMPrecond, meta: dict
@@ -127,6 +128,8 @@ def main(run: PrestoSRun) -> Path:
         raise SystemExit(f"{ckpt_path} exists: pass --resume or choose another --out")
     if run.steps is not None:
         cfg = replace(cfg, steps=run.steps)
+    if run.guidance is not None:
+        cfg = replace(cfg, guidance=run.guidance)
     threads = run.threads or cfg.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
 
@@ -195,7 +198,7 @@ def main(run: PrestoSRun) -> Path:
 
     def measure_fd() -> None:
         row = {"step": step, "wall_s": round(wall, 1),
-               **probe.generator_row(ema, cfg.fd_steps, budgets, schedule)}
+               **probe.generator_row(ema, cfg.fd_steps, budgets, schedule, cfg.noise_gen)}
         with open(fd_path, "a") as f:
             f.write(json.dumps(row) + "\n")
 

@@ -29,7 +29,8 @@ from engine.edm.samplers import sample_dpmpp_2m
 from engine.model.layer_schedule import LayerSchedule
 from engine.train.checkpoint import read_log
 from engine.train.latent_cache import LatentCache
-from engine.train.presto_s_parts import guided_teacher
+from engine.train.presto_s_config import INFERENCE, NoiseDist
+from engine.train.presto_s_parts import guided_teacher, sampling_sigmas
 from engine.train.presto_s_steps import few_step_sample
 
 
@@ -61,8 +62,10 @@ class FDProbe:
 
     @torch.no_grad()
     def generator_row(self, generator: EDMPrecond, steps: Sequence[int],
-                      budgets: Sequence[float], schedule: LayerSchedule) -> dict[str, float]:
-        """{"fd_n": ...} per step count n at budget 1 ("fd_n_bB" at other budgets)."""
+                      budgets: Sequence[float], schedule: LayerSchedule,
+                      sampling: NoiseDist = INFERENCE) -> dict[str, float]:
+        """{"fd_n": ...} per step count n at budget 1 ("fd_n_bB" at other budgets), sampling
+        on the Karras schedule of `sampling`'s range (the generator's input distribution)."""
         was_training = generator.training
         generator.eval()
         known, mask = self.context()
@@ -70,8 +73,8 @@ class FDProbe:
         for budget in budgets:
             for n in steps:
                 gen = torch.Generator().manual_seed(self.seed + n)
-                x = few_step_sample(generator, self.noise, karras_sigmas(n).tolist(), self.text,
-                                    known, mask, gen, budget, schedule)
+                x = few_step_sample(generator, self.noise, sampling_sigmas(sampling, n),
+                                    self.text, known, mask, gen, budget, schedule)
                 key = f"fd_{n}" if budget == 1.0 else f"fd_{n}_b{budget:g}"
                 row[key] = self.fd(x)
         generator.train(was_training)

@@ -31,9 +31,15 @@ from engine.edm.schedule import karras_sigmas
 from engine.train.presto_s_config import NoiseDist
 
 
+def sampling_sigmas(dist: NoiseDist, steps: int) -> list[float]:
+    """The few-step sampling schedule (steps + 1 levels, ending in 0) that dist's range implies:
+    karras_sigmas(steps, dist.sigma_min, dist.sigma_max, dist.rho)."""
+    return [float(s) for s in karras_sigmas(steps, dist.sigma_min, dist.sigma_max, dist.rho)]
+
+
 def _schedules(dist: NoiseDist) -> list[np.ndarray]:
-    """The non-zero levels of karras_sigmas(n) for each n in dist.steps."""
-    return [karras_sigmas(n, dist.sigma_min, dist.sigma_max, dist.rho)[:-1] for n in dist.steps]
+    """The non-zero levels of the sampling schedule for each n in dist.steps."""
+    return [np.array(sampling_sigmas(dist, n)[:-1]) for n in dist.steps]
 
 
 @lru_cache(maxsize=8)
