@@ -124,6 +124,7 @@ function onMessage(msg) {
       break;
     case "skip":
       presto.audio.skips += 1;
+      if (player.meter) player.meter.reset(); // the arrival offsets jump with the numbering
       note(`the engine skipped this page ${msg.frames} samples ahead (${msg.reason})`);
       break;
     case "midi": midi.reply(msg); break;
