@@ -22,7 +22,8 @@ const TOKEN_KEY = "presto-live.control-token";
 
 const presto = {
   status: "connecting", connections: 0, hello: null, state: null, report: null,
-  audio: { blocks: 0, bytes: 0, frames: 0, skips: 0, energy: 0, values: 0 }, firstAudibleMs: null, listening: false,
+  audio: { blocks: 0, bytes: 0, frames: 0, skips: 0, energy: 0, values: 0 },
+  firstAudibleMs: null, listening: false,
   jitterMs: 0, targetMs: 0, latencyMs: null, control: null, authorized: false,
   joined: null, // {liveSample: the hello's live edge, firstBlock: the first block's sample}
   errors: [], acks: [], lastClose: null, midi: null, spectrogram: null,
@@ -195,7 +196,8 @@ function onState(state, fromHello) {
       $(`${key}-out`).textContent = s[key].toFixed(2);
     }
   }
-  if (typeof s.seed === "number" && !recentlyEdited("seed") && document.activeElement !== $("seed")) {
+  const seedIdle = !recentlyEdited("seed") && document.activeElement !== $("seed");
+  if (typeof s.seed === "number" && seedIdle) {
     $("seed").value = s.seed;
   }
   if (Array.isArray(s.prompts) && !recentlyEdited("prompts") && !blendDirty) showBlend(s.prompts);
@@ -216,7 +218,8 @@ function onState(state, fromHello) {
   $("en-ring").textContent = typeof s.ring_fill_seconds === "number"
     ? `${s.ring_fill_seconds.toFixed(2)} s` : "-";
   $("en-listeners").textContent = s.listeners ?? "-";
-  $("en-hops").textContent = `${s.hops ?? 0} (${s.restarts ?? 0} redone, ${s.failures ?? 0} failed)`;
+  $("en-hops").textContent =
+    `${s.hops ?? 0} (${s.restarts ?? 0} redone, ${s.failures ?? 0} failed)`;
   $("en-underruns").textContent = s.underruns ?? "-";
   $("en-prompt").textContent = (s.prompts || []).map(([t, w]) =>
     s.prompts.length > 1 ? `${t} (${Number(w).toFixed(2)})` : t).join(" + ");
@@ -356,15 +359,20 @@ function describe(item) {
   const w = item.what;
   if (item.kind === "playback") return w.action;
   return Object.entries(w).map(([k, v]) => {
-    if (k === "prompts") return `blend ${v.map(([t, x]) => `${t} ${Number(x).toFixed(2)}`).join(" + ")}`;
+    if (k === "prompts") {
+      return `blend ${v.map(([t, x]) => `${t} ${Number(x).toFixed(2)}`).join(" + ")}`;
+    }
     if (k === "prompt") return `prompt "${v}"`;
     return `${k} ${typeof v === "number" && !Number.isInteger(v) ? v.toFixed(2) : v}`;
   }).join(", ");
 }
 
 function when(item, rate) {
-  const t = (ms) => new Date(performance.timeOrigin + ms).toLocaleTimeString(undefined,
-    { hour12: false }) + `.${String(Math.floor((performance.timeOrigin + ms) % 1000)).padStart(3, "0")}`;
+  const t = (ms) => {
+    const at = performance.timeOrigin + ms;
+    const millis = String(Math.floor(at % 1000)).padStart(3, "0");
+    return `${new Date(at).toLocaleTimeString(undefined, { hour12: false })}.${millis}`;
+  };
   switch (item.status) {
     case "sent": return `sent ${t(item.sentMs)}, waiting for the engine`;
     case "acked": {
@@ -373,7 +381,8 @@ function when(item, rate) {
       if (playing === null || playing === undefined || !rate) return `${base} (listen to hear it)`;
       return `${base}: heard in ${Math.max(0, (item.appliedAt - playing) / rate).toFixed(1)} s`;
     }
-    case "heard": return `heard ${t(item.heardMs)}, ${((item.heardMs - item.sentMs) / 1000).toFixed(2)} s ` +
+    case "heard": return `heard ${t(item.heardMs)}, ` +
+      `${((item.heardMs - item.sentMs) / 1000).toFixed(2)} s ` +
       `after it was sent (sample ${item.appliedAt}${item.restarted ? ", hop redone" : ""})`;
     case "error": return `refused: ${item.error.message}`;
     case "lost": return "not heard: the connection was replaced before it played";
@@ -384,7 +393,8 @@ function when(item, rate) {
 let drawnVersion = -1;
 
 function drawChanges(force) {
-  if (!force && log.version === drawnVersion && !log.items.some((i) => i.status === "acked")) return;
+  const waiting = log.items.some((i) => i.status === "acked"); // their countdowns move
+  if (!force && log.version === drawnVersion && !waiting) return;
   drawnVersion = log.version;
   const rate = presto.hello ? presto.hello.sample_rate : 0;
   const list = $("change-list");
@@ -423,12 +433,14 @@ player.onReport = (r) => {
   $("st-buffered").textContent = `${((r.buffered / rate) * 1000).toFixed(0)} ms`;
   $("st-target").textContent = `${player.targetMs.toFixed(0)} ms`;
   $("st-jitter").textContent = `${player.jitterMs().toFixed(1)} ms`;
-  $("st-latency").textContent = presto.latencyMs === null ? "-" : `${presto.latencyMs.toFixed(0)} ms`;
+  $("st-latency").textContent =
+    presto.latencyMs === null ? "-" : `${presto.latencyMs.toFixed(0)} ms`;
   $("st-underruns").textContent = `${r.underruns}` +
     (r.underruns ? ` (${((r.underrunFrames / rate) * 1000).toFixed(0)} ms)` : "");
   $("st-rates").textContent = r.contextRate === rate ? `${rate} Hz`
     : `${rate} -> ${r.contextRate} Hz (resampled)`;
-  $("st-received").textContent = `${(presto.audio.frames / (presto.hello?.sample_rate || 1)).toFixed(1)} s`;
+  const received = presto.audio.frames / (presto.hello?.sample_rate || 1);
+  $("st-received").textContent = `${received.toFixed(1)} s`;
   drawChanges(false);
 };
 
@@ -483,7 +495,8 @@ function showMidi() {
       "pads for presets).";
   } else {
     $("midi-text").textContent = inputs.length
-      ? `${inputs.length} input${inputs.length > 1 ? "s" : ""}: ${inputs.map((p) => p.name).join(", ")}`
+      ? `${inputs.length} input${inputs.length > 1 ? "s" : ""}: ` +
+        inputs.map((p) => p.name).join(", ")
       + (midi.allowed ? "" : " (held back: steering needs the control token)")
       : "No MIDI input is plugged in.";
     const select = $("midi-input");
@@ -494,9 +507,10 @@ function showMidi() {
     }
   }
   const c = midi.counts;
-  const last = midi.last ? ` last ${midi.last.map((b) => b.toString(16).padStart(2, "0")).join(" ")}` : "";
-  $("midi-stats").textContent = `received ${c.received}, forwarded ${c.forwarded} in ${c.batches} ` +
-    `batches, ${c.controls} controls${last}`;
+  const hex = (bytes) => bytes.map((b) => b.toString(16).padStart(2, "0")).join(" ");
+  const last = midi.last ? ` last ${hex(midi.last)}` : "";
+  $("midi-stats").textContent = `received ${c.received}, forwarded ${c.forwarded} in ` +
+    `${c.batches} batches, ${c.controls} controls${last}`;
 }
 
 midi.onChange = showMidi;

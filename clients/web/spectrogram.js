@@ -101,7 +101,9 @@ function colourRamp(n) {
     const x = (i / (n - 1)) * (stops.length - 1);
     const k = Math.min(stops.length - 2, Math.floor(x));
     const t = x - k;
-    for (let c = 0; c < 3; c++) out[3 * i + c] = Math.round(stops[k][c] * (1 - t) + stops[k + 1][c] * t);
+    for (let c = 0; c < 3; c++) {
+      out[3 * i + c] = Math.round(stops[k][c] * (1 - t) + stops[k + 1][c] * t);
+    }
   }
   return out;
 }
