@@ -119,6 +119,15 @@ def run_method(model: ServedModel, plan, texts: np.ndarray, frames: int, seeds: 
 def main(bench: PrestoSBench) -> dict:
     if not bench.presto_s:
         raise ValueError("give at least one Presto-S run (--presto-s RUN)")
+    kinds = {}
+    for run in (bench.base, *bench.presto_s):
+        if not (Path(run) / "checkpoint.pt").is_file():
+            raise SystemExit(f"{run} has no checkpoint.pt: pass training run directories")
+    for run in bench.presto_s:
+        state = torch.load(Path(run) / "checkpoint.pt", map_location="cpu", weights_only=False)
+        if "presto_s" not in state:
+            raise SystemExit(f"{run} is not a Presto-S run (engine.train presto-s/presto-ls)")
+        kinds[run] = (state.get("kind", "presto-s"), state["presto_s"].get("ablation"))
     torch.set_num_threads(bench.threads)
     bench.out.mkdir(parents=True, exist_ok=True)
     exports = bench.models or bench.out / "models"
@@ -126,12 +135,11 @@ def main(bench: PrestoSBench) -> dict:
                           "base", bench.base_steps, bench.guidance, bench.base_sampler)
     models = {"base": ServedModel.load(base_dir, threads=bench.threads)}
     for run in bench.presto_s:
-        state = torch.load(Path(run) / "checkpoint.pt", map_location="cpu", weights_only=False)
-        kind = state.get("kind", "presto-s")
+        kind, ablation = kinds[run]
         name = Path(run).name if Path(run).name not in models else f"{Path(run).name}-{kind}"
         model_dir = export_run(run, exports / name, bench.text, bench.codec, "distilled", kind)
         models[name] = ServedModel.load(model_dir, threads=bench.threads)
-        models[name].info["ablation"] = state["presto_s"].get("ablation")
+        models[name].info["ablation"] = ablation
     base = load_model(bench.base)
     codec = load_latent_codec(bench.codec)
     frames = min(math.ceil(bench.seconds * models["base"].latent_rate),

@@ -133,7 +133,10 @@ def main(run: PrestoSRun) -> Path:
     threads = run.threads or cfg.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
 
-    teacher, meta = load_teacher(run.teacher)
+    try:
+        teacher, meta = load_teacher(run.teacher)
+    except FileNotFoundError as e:
+        raise SystemExit(str(e)) from None
     teacher_cfg = BaseTrainConfig.from_dict(meta["train_config"])
     cfg = cfg.with_teacher(teacher_cfg.p_mean, teacher_cfg.p_std)
     dit, init, schedule, init_info = generator_init(run, teacher, meta)
@@ -172,6 +175,9 @@ def main(run: PrestoSRun) -> Path:
         for path in (log_path, fd_path):
             path.unlink(missing_ok=True)
     cache_dir = Path(run.cache or meta["cache"])
+    if not (cache_dir / "index.json").exists():
+        raise SystemExit(f"no latent cache in {cache_dir}: pass --cache with the teacher's "
+                         "latent cache (RUN/latents of the base run)")
     cache = open_latent_cache(cache_dir)
     probe = FDProbe.build(cache, cfg.fd_clips, cfg.window_frames, dit.patch)
     budgets = (1.0, cfg.b_min) if layered else (1.0,)

@@ -69,3 +69,14 @@ def test_bench_compares_base_and_every_step_count_through_the_runtime(tmp_path_f
     assert "Targets (issue 6)" in table and f"| {s_name} | 1 | 4 |" in table
     assert result["config"]["held_out"] == 2 and result["config"]["engine"].startswith(
         "onnxruntime")
+
+
+def test_bench_refuses_runs_that_are_not_presto_s_with_a_message(tmp_path_factory,
+                                                                  tmp_path) -> None:
+    teacher = presto_s_support.teacher_run(tmp_path_factory)
+    with pytest.raises(SystemExit, match="not a Presto-S run"):
+        cli(["presto-s", "--base", str(teacher), "--presto-s", str(teacher), "--out",
+             str(tmp_path)])
+    with pytest.raises(SystemExit, match="no checkpoint.pt"):
+        cli(["presto-s", "--base", str(teacher), "--presto-s", str(tmp_path / "missing"),
+             "--out", str(tmp_path)])

@@ -438,3 +438,10 @@ def test_an_exported_run_samples_in_the_runtime_distilled_mode(which, tmp_path_f
         x = x0 if sigmas[i + 1] == 0 else x0 + sigmas[i + 1] * torch.from_numpy(
             rng.standard_normal((1, 32, frames), dtype=np.float32))
     np.testing.assert_allclose(outs[2], x[0].numpy(), atol=1e-3)
+
+
+def test_a_missing_teacher_or_cache_is_a_clear_error(teacher, tmp_path) -> None:
+    with pytest.raises(SystemExit, match="not found"):
+        main(PrestoSRun(tmp_path / "no_teacher", tmp_path / "a", "micro", threads=1))
+    with pytest.raises(SystemExit, match="--cache"):
+        main(PrestoSRun(teacher, tmp_path / "b", "micro", cache=tmp_path, threads=1))
