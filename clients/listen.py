@@ -59,7 +59,9 @@ class AudioFrame:
     received: float  # time.monotonic() on arrival
 
 
-def decode_frame(data: bytes, received: float = 0.0) -> AudioFrame:
+def decode_frame(data: bytes, received: float = 0.0, samples: bool = True) -> AudioFrame:
+    """One binary message -> AudioFrame; samples=False checks the header and length only
+    (pcm is then an empty array: a listener that only counts saves the conversion)."""
     if len(data) < HEADER.size:
         raise ProtocolViolation(f"binary message of {len(data)} bytes: shorter than the header")
     magic, version, channels, fmt, reserved, seq, sample, frames = HEADER.unpack_from(data)
@@ -73,9 +75,14 @@ def decode_frame(data: bytes, received: float = 0.0) -> AudioFrame:
     if len(data) != HEADER.size + frames * channels * width:
         raise ProtocolViolation(f"audio message of {len(data)} bytes for {frames} frames of "
                                 f"{channels} x {width} bytes")
+    if not samples:
+        return AudioFrame(seq, sample, frames, channels, fmt, _NO_PCM, received)
     x = np.frombuffer(data, dtype=dtype, offset=HEADER.size).reshape(frames, channels)
     return AudioFrame(seq, sample, frames, channels, fmt, x.T.astype(np.float32) / scale,
                       received)
+
+
+_NO_PCM = np.zeros((0, 0), dtype=np.float32)
 
 
 @dataclass
@@ -189,7 +196,7 @@ class Listener:
     def _handle(self, data: bytes | str) -> None:
         now = time.monotonic()
         if isinstance(data, bytes):
-            frame = decode_frame(data, now)
+            frame = decode_frame(data, now, self.keep_audio or self.on_audio is not None)
             if self.first_audio_at is None:
                 self.first_audio_at = now
             self.continuity.audio(frame)

@@ -139,6 +139,9 @@ class Phase:
             "ms_per_evaluation_block": round(1e3 * float(np.median(work)), 3) if work else None,
             "server_cpu_per_second": round((b.get("cpu_seconds", 0) - a.get("cpu_seconds", 0))
                                            / max(self.seconds, 1e-9), 3),
+            "loop_cpu_per_second": round((b.get("loop_cpu_seconds", 0)
+                                          - a.get("loop_cpu_seconds", 0))
+                                         / max(self.seconds, 1e-9), 4),
             "underruns": b.get("underruns", 0) - a.get("underruns", 0),
             "server_skips": b.get("skips", 0) - a.get("skips", 0),
             "listeners_contiguous": self.listeners_ok, "listener_skips": self.listener_skips,
@@ -317,7 +320,7 @@ def _markdown(r: dict) -> str:
     rows = ["| phase | listeners | hop s | hops | steps (median, range) | wall s per hop (median / "
             "p95) | headroom (median / worst) | ms per eval-block | underruns | skips | "
             "contiguous listeners | control latency s (median / max) | redone | first audio "
-            "max s | server CPU s/s |", "|" + "---|" * 15]
+            "max s | server CPU s/s (all / event loop) |", "|" + "---|" * 15]
     for p in r["phases"]:
         rows.append(
             f"| {p['phase']} | {p['listeners']} | {p['hop_seconds']:.3f} | {p['hops']} | "
@@ -326,7 +329,8 @@ def _markdown(r: dict) -> str:
             f"{p['ms_per_evaluation_block']} | {p['underruns']} | {p['listener_skips']} | "
             f"{p['listeners_contiguous']}/{p['listeners']} | {p['control_latency_median_s']} / "
             f"{p['control_latency_max_s']} | {p['controls_redone']}/{p['controls']} | "
-            f"{p['first_audio_max_s']} | {p['server_cpu_per_second']} |")
+            f"{p['first_audio_max_s']} | {p['server_cpu_per_second']} / "
+            f"{p['loop_cpu_per_second']} |")
     m = r["memory"]
     b = r["bench"]
     return "\n".join([

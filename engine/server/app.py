@@ -85,6 +85,8 @@ class EngineServer:
         self.connections = 0
         self.started = time.time()
         self.port: int | None = None
+        self.loop_cpu = 0.0  # CPU seconds of the event-loop thread (moving bytes)
+        self._underruns_logged, self._underrun_log_at = 0, 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task] = set()
         # pages that forward a MIDI controller (Web MIDI), mapped as the MIDI input is
@@ -169,6 +171,7 @@ class EngineServer:
             "realtime_factor": st["realtime_factor"], "prompts": st["prompts"],
             "busy_seconds": round(self.engine.busy_seconds, 3),
             "cpu_seconds": round(time.process_time(), 3), "rewinds": st["rewinds"],
+            "loop_cpu_seconds": round(self.loop_cpu, 3),
             "guidance": st["guidance"], "seed": st["seed"],
             "connections_total": self.connections, "closed_slow": self.closed["slow"],
             "closed_policy": self.closed["policy"],
@@ -187,6 +190,7 @@ class EngineServer:
         block = self.cfg.block_frames
         while True:
             now = loop.time()
+            self.loop_cpu = time.thread_time()  # the event loop's own CPU: the fan-out cost
             audience = bool(self.listeners) or self.recorder is not None
             if clock.running:
                 if not audience or (not engine.playing and ring.fill == 0):
@@ -201,6 +205,11 @@ class EngineServer:
                     if pcm.shape[1] == 0:
                         break
                     self._broadcast_audio(start, pcm, now)
+                if ring.underruns > self._underruns_logged and now - self._underrun_log_at >= 1:
+                    log.warning("server: underrun: the engine fell behind the clock; %d so far "
+                                "(%.2f s of silence in all), live sample %d", ring.underruns,
+                                ring.underrun_samples / engine.geo.sample_rate, self.live_sample)
+                    self._underruns_logged, self._underrun_log_at = ring.underruns, now
                 await asyncio.sleep(max(0.001, clock.next_in(loop.time())))
             elif (audience and engine.playing and engine.ready.is_set()
                   and ring.fill >= max(1, engine.preroll_samples())):

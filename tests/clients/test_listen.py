@@ -33,6 +33,8 @@ def test_frames_are_decoded_from_the_documented_layout() -> None:
     f = decode_frame(data)
     assert (f.seq, f.sample, f.frames, f.channels) == (9, 123, 3, 2)
     np.testing.assert_array_equal(f.pcm, body.T)
+    light = decode_frame(data, samples=False)
+    assert (light.sample, light.frames) == (123, 3) and light.pcm.size == 0
     s16 = struct.pack("<4sBBBBIQI", b"PRST", 1, 1, 2, 0, 1, 0, 2) + \
         np.array([16384, -32767], "<i2").tobytes()
     assert decode_frame(s16).pcm[0].tolist() == pytest.approx([0.5, -1.0], abs=1e-4)
