@@ -77,9 +77,9 @@ TRAINING = NoiseDist(kind="lognormal")
 @dataclass(frozen=True)
 class PrestoSConfig:
     # --- data (the teacher's corpus and cache; shorter crops than its 32 s windows) ---
-    # longest training crop in latent frames (12 s at 21.53 Hz): a step's cost grows with it,
+    # longest training crop in latent frames (8 s at 21.53 Hz): a step's cost grows with it,
     # and rotary positions let the generator run on the 32 s serving window regardless
-    window_frames: int = 258
+    window_frames: int = 172
     batch: int = 4  # generator samples per update (and per fake-score update)
     # --- noise distributions (the paper's key finding: see the module docstring) ---
     noise_gen: NoiseDist = INFERENCE
@@ -105,7 +105,7 @@ class PrestoSConfig:
     b_min: float = 0.6  # budgets drawn uniformly from [b_min, 1] per generator call ...
     p_full: float = 0.2  # ... except this fraction, at exactly b = 1
     # --- optimisation ---
-    steps: int = 600  # generator updates (each with `fake_updates` fake-score updates)
+    steps: int = 500  # generator updates (each with `fake_updates` fake-score updates)
     # Adam peak learning rates; warm-up, then cosine to lr * lr_final. Half the teacher's
     # peak: on a toy teacher (width 64) 1/2 of its LR distilled well in 300 updates, 1/10
     # hardly moved the generator (docs/presto_s.md)
@@ -185,8 +185,9 @@ def ablation(cfg: PrestoSConfig, name: str | None) -> PrestoSConfig:
 
 
 PRESETS: dict[str, PrestoSConfig] = {
-    # ~75 minutes on one CPU thread (~7 s per generator update with its 5 fake-score
-    # updates at batch 4 x 12 s; docs/presto_s.md), resumable across sessions.
+    # ~75 minutes on one CPU thread (measured ~9 s per generator update with its 5
+    # fake-score updates at batch 4 x 8 s on this shared machine; docs/presto_s.md),
+    # resumable across sessions.
     "tiny": PrestoSConfig(),
     # Seconds-long smoke preset for tests.
     "micro": PrestoSConfig(
