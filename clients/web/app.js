@@ -66,6 +66,9 @@ function onStatus(status, c) {
 }
 
 function onHello(hello, c) {
+  // a restarted engine numbers its samples from 0 again (read before the buffer is reset)
+  const played = presto.report ? presto.report.playing ?? presto.report.newest : null;
+  const restarted = played === null || hello.live_sample < played;
   presto.hello = hello;
   presto.connections = c.connections;
   presto.control = hello.control;
@@ -74,7 +77,7 @@ function onHello(hello, c) {
   presto.joined = { liveSample: hello.live_sample, firstBlock: null };
   player.configure(hello.sample_rate, hello.channels);
   if (c.connections > 1) {
-    sender.reconnected();
+    sender.reconnected(restarted);
     midi.reconnected();
     note(`reconnected: rejoined the stream at the live edge (sample ${hello.live_sample})`);
   }
@@ -385,7 +388,9 @@ function when(item, rate) {
       `${((item.heardMs - item.sentMs) / 1000).toFixed(2)} s ` +
       `after it was sent (sample ${item.appliedAt}${item.restarted ? ", hop redone" : ""})`;
     case "error": return `refused: ${item.error.message}`;
-    case "lost": return "not heard: the connection was replaced before it played";
+    case "lost": return item.status === "lost" && item.appliedAt !== null
+      ? "not heard: the engine restarted before it played"
+      : "no answer: the connection was lost before the engine answered";
     default: return item.status;
   }
 }

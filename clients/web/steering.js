@@ -55,11 +55,15 @@ export class ChangeLog {
     return item;
   }
 
-  // A new stream (reconnected): what was waiting to be heard never will be.
-  newEpoch() {
-    this.epoch = (this.epoch || 0) + 1;
+  // A new connection. Unanswered changes will never be answered; acked ones will still be
+  // heard if the stream is the same (a network blip), never if the engine restarted (its
+  // sample numbering started again).
+  reconnected(restarted) {
+    if (restarted) this.epoch = (this.epoch || 0) + 1;
     for (const item of this.items) {
-      if (item.status === "sent" || item.status === "acked") item.status = "lost";
+      if (item.status === "sent" || (restarted && item.status === "acked")) {
+        item.status = "lost";
+      }
     }
     this.version += 1;
   }
@@ -157,10 +161,10 @@ export class ControlSender {
     return this.log.error(msg);
   }
 
-  // The connection was replaced: unanswered messages never will be; what waits goes later.
-  reconnected() {
+  // The connection was replaced: unanswered messages never will be; what waits goes now.
+  reconnected(restarted) {
     this.inFlight.clear();
-    this.log.newEpoch();
+    this.log.reconnected(restarted);
     this.schedule();
   }
 }

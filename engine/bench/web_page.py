@@ -25,8 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (run_engine.py)
 CHROMIUM = Path(os.environ.get("PRESTO_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage"]
-AUTOPLAY = "--autoplay-policy=no-user-gesture-required"
+CHROMIUM_ARGS = ["--autoplay-policy=no-user-gesture-required", "--no-sandbox",
+                 "--disable-dev-shm-usage"]
 
 
 def free_port() -> int:
@@ -35,11 +35,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_chromium(playwright, autoplay: bool = True, **kwargs):
-    """Headless Chromium; with `autoplay` it may play audio before any click (as a browser
-    does for a site the user plays often), without it the page's Listen button is needed."""
-    args = CHROMIUM_ARGS + ([AUTOPLAY] if autoplay else [])
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=args, **kwargs)
+def launch_chromium(playwright, **kwargs):
+    """Headless Chromium that may play audio before any click (as a browser does for a site
+    the user plays often; otherwise the page's Listen button starts the sound)."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                      **kwargs)
 
 
 class EngineProcess:
