@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import re
 import subprocess
@@ -261,6 +262,7 @@ def _server_args(b: StreamBench, hop: float, margin: float | None = None) -> lis
 def main(b: StreamBench) -> dict:
     b.out.mkdir(parents=True, exist_ok=True)
     each = b.minutes * 60 / 3
+    load_start = os.getloadavg()[0]
     samples: list[dict] = []
     t0 = time.monotonic()
     one = Phase("1 listener", 0.0, 1)
@@ -286,6 +288,8 @@ def main(b: StreamBench) -> dict:
         "phases": phases,
         "throughput_ratio_many_vs_one": _ratio(phases[1], phases[0]),
         "memory": mem,
+        "machine": {"cpus": os.cpu_count(), "load_1min_start": round(load_start, 2),
+                    "load_1min_end": round(os.getloadavg()[0], 2)},
         "samples": samples,
         "log_excerpt": [line.rstrip() for line in log_main if "governor" in line
                         or "engine:" in line][:40],
@@ -337,7 +341,10 @@ def _markdown(r: dict) -> str:
         "# Live engine: stream benchmark", "",
         f"`python -m engine.bench stream --minutes {b['minutes']} --listeners {b['listeners']} "
         f"--hop {b['hop']}" + (f" --model {b['model']}" if b["model"] != "None" else "") + "`",
-        "", f"Server: model {r['server']['model']} ({r['server']['mode']}) on "
+        "", f"Machine: {r['machine']['cpus']} CPUs, 1-minute load average "
+        f"{r['machine']['load_1min_start']} at the start and {r['machine']['load_1min_end']} at "
+        "the end (other work included: figures on a shared machine move with it).", "",
+        f"Server: model {r['server']['model']} ({r['server']['mode']}) on "
         f"{r['server']['provider']}. Headroom = hop seconds / wall seconds of the hop; control "
         "latency = applied_at_sample - live sample at receipt, in seconds of audio.", "",
         *rows, "",
