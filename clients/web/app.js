@@ -2,7 +2,8 @@
 //
 // URL options: ?format=s16le|f32le (audio on the wire; s16le halves the bytes),
 // ?rate=engine|NUMBER (the AudioContext's rate; default: the device's own, the worklet
-// resamples), ?buffer=MS (the jitter buffer's minimum).
+// resamples), ?buffer=MS (the jitter buffer's minimum), ?output=script (play through a
+// ScriptProcessorNode, as pages that are not a secure context must).
 //
 // window.presto holds what the page knows (connection, worklet reports, jitter, latency,
 // acks, errors, MIDI counts) for debugging and for the tests that drive this page in
@@ -26,6 +27,7 @@ const presto = {
   firstAudibleMs: null, listening: false,
   jitterMs: 0, targetMs: 0, latencyMs: null, control: null, authorized: false,
   joined: null, // {liveSample: the hello's live edge, firstBlock: the first block's sample}
+  output: null, // "worklet" | "script": where the jitter buffer runs
   errors: [], acks: [], lastClose: null, midi: null, spectrogram: null,
 };
 window.presto = presto;
@@ -36,6 +38,7 @@ const contextRate = params.get("rate");
 const player = new Player({
   contextRate: contextRate && contextRate !== "engine" ? Number(contextRate) : null,
   minMs: params.has("buffer") ? Number(params.get("buffer")) : undefined,
+  output: params.get("output") || "auto",
 });
 const log = new ChangeLog();
 const conn = new Connection(socketUrl(location, params.get("format") || "s16le"), {
@@ -444,6 +447,8 @@ player.onReport = (r) => {
     (r.underruns ? ` (${((r.underrunFrames / rate) * 1000).toFixed(0)} ms)` : "");
   $("st-rates").textContent = r.contextRate === rate ? `${rate} Hz`
     : `${rate} -> ${r.contextRate} Hz (resampled)`;
+  $("st-rates").title = `output: ${player.backend === "script" ? "ScriptProcessorNode"
+    : "AudioWorklet"}`;
   const received = presto.audio.frames / (presto.hello?.sample_rate || 1);
   $("st-received").textContent = `${received.toFixed(1)} s`;
   drawChanges(false);
@@ -455,10 +460,20 @@ player.onFirstAudible = (f) => {
   $("st-first").title = "from page load to the first audible sample";
 };
 
+const noted = {};
+
 async function listen() {
   try {
     const ok = await player.start();
     presto.listening = ok;
+    presto.output = player.backend;
+    if (player.backend === "script" && !noted.script) {
+      noted.script = true;
+      note(window.isSecureContext ? "playing through a ScriptProcessorNode (?output=script)"
+        : "this page is not a secure context (plain http to another machine): audio plays " +
+          "through a ScriptProcessorNode on the page's thread and Web MIDI is unavailable; " +
+          "open it over https or on localhost for the AudioWorklet");
+    }
     if (ok && !spectrogram.analyser) {
       spectrogram.attach(player.analyser);
       spectrogram.start();

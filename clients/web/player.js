@@ -1,4 +1,5 @@
-// Playback: an AudioContext, the jitter-buffer worklet, an analyser for the pictures.
+// Playback: an AudioContext, the jitter buffer (jitter-buffer.js), an analyser for the
+// pictures.
 //
 //   const player = new Player({contextRate: null});      // null: the device's own rate
 //   await player.start();                                // needs a user gesture in most browsers
@@ -6,14 +7,24 @@
 //   player.push(frame, performance.now());               // decoded audio blocks
 //   player.onReport = (r) => ...;                        // ~20 times a second
 //
-// The worklet (player-worklet.js) resamples from the engine's rate to the context's;
-// this side measures arrival jitter (jitter.js) and moves the buffer target with it.
+// The buffer resamples from the engine's rate to the context's, in an AudioWorklet
+// (player-worklet.js, the audio thread) where the page is a secure context (https, or
+// localhost), else in a ScriptProcessorNode on this thread (a page served over plain http
+// to another machine); `output: "script"` forces the latter. This side measures arrival
+// jitter (jitter.js) and moves the buffer target with it.
+
+import { JitterBuffer } from "./jitter-buffer.js";
 
 import { bufferTarget, JitterMeter } from "./jitter.js";
 
+const SCRIPT_FRAMES = 2048; // ScriptProcessorNode block (46 ms at 44.1 kHz)
+
 export class Player {
-  constructor({ contextRate = null, minMs, k } = {}) {
+  constructor({ contextRate = null, minMs, k, output = "auto" } = {}) {
     this.contextRate = contextRate;
+    this.output = output; // "auto" | "worklet" | "script"
+    this.backend = null; // what start() chose
+    this.buffer = null; // the JitterBuffer, when it runs on this thread
     this.targetOptions = {};
     if (minMs !== undefined) this.targetOptions.minMs = minMs;
     if (k !== undefined) this.targetOptions.k = k;
@@ -41,11 +52,16 @@ export class Player {
       const opts = { latencyHint: "interactive" };
       if (this.contextRate) opts.sampleRate = this.contextRate;
       this.ctx = new AudioContext(opts);
-      await this.ctx.audioWorklet.addModule(new URL("./player-worklet.js", import.meta.url));
-      this.node = new AudioWorkletNode(this.ctx, "presto-player", {
-        numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [2],
-      });
-      this.node.port.onmessage = (e) => this.fromWorklet(e.data);
+      if (this.ctx.audioWorklet && this.output !== "script") {
+        await this.ctx.audioWorklet.addModule(new URL("./player-worklet.js", import.meta.url));
+        this.node = new AudioWorkletNode(this.ctx, "presto-player", {
+          numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [2],
+        });
+        this.node.port.onmessage = (e) => this.fromWorklet(e.data);
+        this.backend = "worklet";
+      } else {
+        this.startScript();
+      }
       this.analyser = this.ctx.createAnalyser();
       this.analyser.fftSize = 2048;
       this.analyser.smoothingTimeConstant = 0;
@@ -58,6 +74,25 @@ export class Player {
       await Promise.race([this.ctx.resume(), new Promise((r) => setTimeout(r, 300))]);
     }
     return this.ctx.state === "running";
+  }
+
+  // The fallback: the same buffer rendered in ScriptProcessorNode callbacks on this thread.
+  startScript() {
+    this.buffer = new JitterBuffer(this.ctx.sampleRate, {}, (m) => this.fromWorklet(m));
+    this.node = this.ctx.createScriptProcessor(SCRIPT_FRAMES, 0, 2);
+    let frame = 0;
+    this.node.onaudioprocess = (e) => {
+      const out = [e.outputBuffer.getChannelData(0), e.outputBuffer.getChannelData(1)];
+      this.buffer.render(out, frame, e.playbackTime);
+      frame += out[0].length;
+    };
+    this.backend = "script";
+  }
+
+  // A message for the buffer, in whichever thread it runs.
+  toBuffer(msg, transfer) {
+    if (this.buffer) this.buffer.onMessage(msg);
+    else if (this.node) this.node.port.postMessage(msg, transfer || []);
   }
 
   async stop() {
@@ -77,7 +112,7 @@ export class Player {
   }
 
   sendConfig() {
-    this.node.port.postMessage({ type: "config", rate: this.rate, channels: this.channels,
+    this.toBuffer({ type: "config", rate: this.rate, channels: this.channels,
       target: this.targetFrames() });
     this.firstAudible = null;
   }
@@ -89,7 +124,7 @@ export class Player {
   flush() {
     if (this.meter) this.meter.reset();
     this.firstAudible = null;
-    if (this.node) this.node.port.postMessage({ type: "flush" });
+    this.toBuffer({ type: "flush" });
   }
 
   // Why no audio is coming ("paused", "disconnected") or null: running dry is then no underrun.
@@ -97,7 +132,7 @@ export class Player {
     if (reason === this.gap) return;
     if (this.gap && !reason && this.meter) this.meter.reset(); // the stream's timing restarts
     this.gap = reason;
-    if (this.node) this.node.port.postMessage({ type: "gap", reason });
+    this.toBuffer({ type: "gap", reason });
   }
 
   // A decoded audio block: measure its arrival, hand it to the worklet (when listening).
@@ -107,11 +142,10 @@ export class Player {
     const target = bufferTarget(this.meter.jitterMs(), this.meter.blockMs(), this.targetOptions);
     if (Math.abs(target - this.targetMs) >= 5) {
       this.targetMs = target;
-      if (this.node) this.node.port.postMessage({ type: "target", frames: this.targetFrames() });
+      this.toBuffer({ type: "target", frames: this.targetFrames() });
     }
     if (this.node && this.running) {
-      this.node.port.postMessage({ type: "audio", sample: frame.sample, pcm: frame.pcm },
-        [frame.pcm.buffer]);
+      this.toBuffer({ type: "audio", sample: frame.sample, pcm: frame.pcm }, [frame.pcm.buffer]);
     }
   }
 

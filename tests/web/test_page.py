@@ -26,16 +26,18 @@ def audible_seconds(page) -> float:
     return r["audibleFrames"] / r["contextRate"] if r else 0.0
 
 
-@pytest.mark.parametrize("query, context_rate", [("?format=f32le&rate=48000", 48000),
-                                                 ("", None)],
-                         ids=["f32le-resampled-to-48k", "s16le-device-rate"])
+@pytest.mark.parametrize("query, context_rate, output", [
+    ("?format=f32le&rate=48000", 48000, "worklet"), ("", None, "worklet"),
+    ("?output=script&rate=48000", 48000, "script")],
+    ids=["f32le-resampled-to-48k", "s16le-device-rate", "script-processor-fallback"])
 def test_the_page_connects_and_its_worklet_plays_what_the_engine_sends(engine, page, query,
-                                                                      context_rate) -> None:
+                                                                      context_rate,
+                                                                      output) -> None:
     page.goto(engine.http + "/" + query)
     wait(page, "presto.report && presto.report.producedFrames > presto.report.contextRate")
     p = presto(page)
     hello, report = p["hello"], p["report"]
-    assert p["status"] == "live" and p["connections"] == 1
+    assert p["status"] == "live" and p["connections"] == 1 and p["output"] == output
     assert hello["protocol"] == 1 and hello["sample_rate"] == report["rate"] == 44100
     if context_rate:
         assert report["contextRate"] == context_rate
