@@ -259,7 +259,8 @@ class Governor:
             lead = self.lead_seconds(ceiling, guidance, reserve)
             ahead = min(1.5, max(0.5, fill_seconds / max(lead, 1e-6)))
             hard = fill_seconds - reserve
-            deadline = hard if hard_only else min(target * ahead, hard)
+            # a redone or rewound hop keeps the margin as slack, as the lead does
+            deadline = hard - self.cfg.margin_seconds if hard_only else min(target * ahead, hard)
         picked, cost = self._richest(deadline, ceiling, guidance, emergency=not halted)
         if not self.cfg.adaptive:  # a fixed schedule: the same audio whatever the timing
             picked = (self.step_options()[0], ceiling)

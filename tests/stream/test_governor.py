@@ -109,3 +109,11 @@ def test_a_fixed_schedule_ignores_time(served) -> None:
     for fill in (0.0, 5.0):
         choice = gov.choose(fill, running=True, ceiling=0.7, guidance=2.0)
         assert (choice.steps, choice.budget, choice.reason) == (12, 0.7, "fixed")
+
+
+def test_a_redone_hop_may_use_the_time_left_but_keeps_the_margin(served) -> None:
+    gov = governor(served)
+    choice = gov.choose(1.0, running=True, ceiling=1.0, guidance=2.0, reserve=0.1,
+                        hard_only=True)
+    assert choice.deadline_seconds == pytest.approx(1.0 - 0.1 - gov.cfg.margin_seconds)
+    assert choice.predicted_seconds <= choice.deadline_seconds
