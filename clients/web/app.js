@@ -503,8 +503,8 @@ function showMidi() {
   presto.midi = { ...midi.counts, inputs: midi.inputs(), selected: midi.selected,
     inFlight: midi.inFlight.size, allowed: midi.allowed };
   if (!midi.available) {
-    $("midi-text").textContent = "This browser offers no Web MIDI (Chrome and Edge do, on a " +
-      "secure page such as this one on localhost or https).";
+    $("midi-text").textContent = "No Web MIDI here: Chrome and Edge offer it on secure pages " +
+      "(https, or the engine's page opened as localhost).";
     $("midi-enable").hidden = true;
     return;
   }
