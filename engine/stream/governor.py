@@ -10,10 +10,10 @@ Cost model. One network evaluation over the window with k blocks at batch B (2 w
 guidance) costs c_B(k) = scale * (a_B + b_B * k): a_B (embed, final layer, overheads)
 and b_B (one block) are measured once at start-up at the smallest and the largest k;
 `scale` (EMA of measured / predicted over every hop) follows what the machine is
-actually doing (other processes, thermal, listeners). Predictions use a cautious scale
-(mean + 2 mean absolute deviations). A hop costs the sum over the plan's evaluations
-(sigmas from the Karras schedule, k from the model's layer schedule) plus decode and
-bookkeeping (EMAs too).
+actually doing (other processes, thermal, listeners). Predictions use a cautious scale:
+the larger of mean + 2 mean absolute deviations and the worst of the last 8 hops. A hop
+costs the sum over the plan's evaluations (sigmas from the Karras schedule, k from the
+model's layer schedule) plus decode and bookkeeping (cautious EMAs too).
 
 Deadline (seconds of wall time the next hop may take):
 - target: target_load * hop seconds (0.5: the hop takes at most half its audio time, 2x
@@ -32,6 +32,7 @@ same seed and controls then give the same audio whatever the machine is doing.
 
 from __future__ import annotations
 
+import collections
 import math
 import time
 from dataclasses import dataclass, field
@@ -87,17 +88,25 @@ class Choice:
 
 @dataclass
 class _Ema:
+    """A running mean and mean absolute deviation; `cautious` also covers the worst of the
+    last `recent` values (a machine shared with other work is slow in bursts)."""
+
     alpha: float
     mean: float
     dev: float = 0.0
+    recent: int = 8
+    last: collections.deque = field(default_factory=collections.deque)
 
     def update(self, x: float) -> None:
         self.dev += self.alpha * (abs(x - self.mean) - self.dev)
         self.mean += self.alpha * (x - self.mean)
+        self.last.append(x)
+        while len(self.last) > self.recent:
+            self.last.popleft()
 
     @property
     def cautious(self) -> float:
-        return self.mean + 2.0 * self.dev
+        return max(self.mean + 2.0 * self.dev, max(self.last, default=0.0))
 
 
 @dataclass

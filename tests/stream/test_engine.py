@@ -153,8 +153,10 @@ def test_a_control_rewinds_into_queued_audio_from_the_first_frame_there_is_time_
     cost = engine.governor.cost
     cost.per_eval = {1: (0.01, 0.01), 2: (0.02, 0.02)}  # a guided evaluation: 60 ms
     cost.scale.mean, cost.scale.dev = 1.0, 0.0
+    cost.scale.last.clear()
     for ema in (cost.decode, cost.overhead):
         ema.mean, ema.dev = 0.0, 0.0
+        ema.last.clear()
     queued, spl = records[-1], served.samples_per_latent
     assert engine.ring.read_pos == queued.start_sample
     _, head = engine.ring.read(sent) if sent else (0, np.zeros((1, 0), np.float32))
