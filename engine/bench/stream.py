@@ -15,9 +15,9 @@ server's) and connects protocol-1 clients (clients.listen) from this process:
    of generation work per network evaluation-block, and audio seconds per busy second);
 3. the low-latency setting (a short hop, smaller margin) with one listener: control latency.
 
-Each phase takes minutes/3 (phase 3 less when --minutes is long). Server memory (RSS
-from /status) and ring fill are sampled every second throughout. Writes results.json,
-results.md and stream.png to --out.
+Each phase takes minutes/3, phase 3 at most 1 minute (`--minutes 30`: 10 minutes each of
+phases 1 and 2, the targets' length). Server memory (RSS from /status) and ring fill are
+sampled every second throughout. Writes results.json, results.md and stream.png to --out.
 """
 
 from __future__ import annotations
