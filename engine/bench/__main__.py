@@ -13,6 +13,8 @@
         [--screenshot docs/browser.png] [--out reports/browser]
     python -m engine.bench stream [--model DIR] [--minutes 1] [--listeners 100] [--hop 2.0] \
         [--out reports/stream]
+    python -m engine.bench load [--listeners 200] [--seconds 300] [--controllers 2] \
+        [--model DIR] [--hop 2.0] [--out reports/load]
 
 Adding a benchmark = one function below that adds its subparser and sets ``func``;
 then list it in COMMANDS.
@@ -217,7 +219,32 @@ def stream(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-COMMANDS = (codec, presto_l, speed, presto_s, quality, midi, browser, stream)
+def load(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("load", help="N listeners + controllers on loopback: contiguity, first "
+                       "audio, ack latency, headroom, server CPU and memory")
+    p.add_argument("--listeners", type=int, default=200, help="WebSocket listeners")
+    p.add_argument("--seconds", type=float, default=300.0, help="length of the loaded phase")
+    p.add_argument("--controllers", type=int, default=2, help="connections sending changes")
+    p.add_argument("--control-every", type=float, default=5.0,
+                   help="mean seconds between one controller's changes")
+    p.add_argument("--model", type=Path, default=None, help="exported model (engine default)")
+    p.add_argument("--hop", type=float, default=2.0, help="engine hop (s)")
+    p.add_argument("--threads", type=int, default=0, help="server threads (0: all cores)")
+    p.add_argument("--settle", type=float, default=15.0,
+                   help="seconds after everyone left before memory is compared")
+    p.add_argument("--out", type=Path, default=Path("reports/load"), help="report dir")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.bench.load import LoadBench, main
+
+        main(LoadBench(listeners=a.listeners, seconds=a.seconds, controllers=a.controllers,
+                       control_every=a.control_every, model=a.model, hop=a.hop,
+                       threads=a.threads, settle=a.settle, out=a.out))
+
+    p.set_defaults(func=run)
+
+
+COMMANDS = (codec, presto_l, speed, presto_s, quality, midi, browser, stream, load)
 
 
 def main(argv: list[str] | None = None) -> None:
