@@ -180,7 +180,8 @@ class EngineServer:
             "calibration": {str(k): v for k, v in self.engine.calibration.items()},
             "recording": None if rec is None else {"path": str(rec.path),
                                                    "seconds": round(rec.seconds, 2),
-                                                   "dropped_blocks": rec.dropped},
+                                                   "dropped_blocks": rec.dropped,
+                                                   "error": rec.error},
         }
 
     # --- the clock --------------------------------------------------------------------------

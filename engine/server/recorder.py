@@ -13,6 +13,10 @@ one block (blocksize + 1 samples before a frame goes out), so that is
 floor((written - 1) / blocksize) * blocksize. A file cut short by SIGKILL or a power
 cut is then readable by any FLAC decoder, soundfile included, up to its last complete
 frame (under 0.1 s before the last block written). A clean close rewrites the header.
+
+When writing fails (the disk is full, a file-size limit, an I/O error) the recording
+stops with one logged error saying why (`error`, also in /status); from then on put()
+keeps nothing and the stream goes on. What reached the disk stays readable.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ class FlacRecorder:
         self._fd = os.open(self.path, os.O_RDWR)
         self.written = 0  # samples handed to libsndfile
         self.dropped = 0  # blocks dropped because the disk could not keep up
+        self.error: str | None = None  # why recording stopped early (the stream goes on)
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(max_queue)
         self._thread = threading.Thread(target=self._run, name="presto-recorder", daemon=True)
         self._closed = False
@@ -77,6 +82,8 @@ class FlacRecorder:
 
     def put(self, pcm: np.ndarray) -> None:
         """Queue (C, n) audio for writing; never blocks (drops and counts if full)."""
+        if self.error is not None:  # recording stopped: keep nothing
+            return
         try:
             self._queue.put_nowait(pcm)
         except queue.Full:
@@ -102,8 +109,27 @@ class FlacRecorder:
                 return
             try:
                 self.write(pcm)
-            except Exception:  # noqa: BLE001 - recording must not take the stream down
-                log.exception("recorder: writing %s failed; recording stopped", self.path)
+            except Exception as error:  # noqa: BLE001 - recording must not take the stream down
+                self._failed(error)
+                return
+
+    def _failed(self, error: Exception) -> None:
+        """Stop recording: say why in one line, and let go of the queued audio."""
+        try:
+            st = os.statvfs(self.path.parent)
+            free = st.f_bavail * st.f_frsize
+            where = (f"its disk is full ({free} bytes free)" if free < 1 << 20
+                     else f"{free / 1e6:.0f} MB free on its disk")
+        except OSError:
+            where = "free space unknown"
+        self.error = f"{type(error).__name__}: {error} ({where})"
+        log.error("recorder: writing %s failed after %.1f s of audio: %s; recording stopped, "
+                  "the stream goes on", self.path, self.seconds, self.error,
+                  exc_info=log.isEnabledFor(logging.DEBUG))
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
                 return
 
     def close(self) -> None:
@@ -114,5 +140,11 @@ class FlacRecorder:
             self._queue.put(None)
             self._thread.join(10)
         os.close(self._fd)
-        self.file.close()  # libFLAC rewrites STREAMINFO: exact length and MD5
-        log.info("recorder: wrote %s (%.1f s)", self.path, self.seconds)
+        try:
+            self.file.close()  # libFLAC rewrites STREAMINFO: exact length and MD5
+        except Exception as error:  # noqa: BLE001 - shutdown goes on; the frames on disk stay
+            log.error("recorder: could not finish %s (%s: %s); it is readable up to its last "
+                      "complete frame", self.path, type(error).__name__, error)
+            return
+        log.info("recorder: wrote %s (%.1f s)%s", self.path, self.seconds,
+                 f"; it stopped early: {self.error}" if self.error else "")
