@@ -78,7 +78,10 @@ def _number(d: dict, key: str, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ControlError("bad_value", f"{key} must be a number in [{lo:g}, {hi:g}], "
                            f"got {type(value).__name__}", key)
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer of hundreds of digits (JSON allows them)
+        value = math.inf if value > 0 else -math.inf
     if not math.isfinite(value) or not lo <= value <= hi:
         raise ControlError("bad_value", f"{key} must be in [{lo:g}, {hi:g}], got {value:g}", key)
     return value
@@ -88,6 +91,11 @@ def _text(value: object, key: str) -> str:
     if not isinstance(value, str):
         raise ControlError("bad_value", f"{key} must be a string, got {type(value).__name__}",
                            key)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # JSON allows "\ud800"; no text encoder takes it
+        raise ControlError("bad_value", f"{key} holds a lone surrogate (not Unicode text); "
+                           "send UTF-8 text", key) from None
     text = value.strip()
     if not text:
         raise ControlError("bad_value", f"{key} is empty: describe the music, e.g. "
