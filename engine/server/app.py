@@ -32,7 +32,13 @@ from websockets.http11 import Request, Response
 from engine import __version__
 from engine.server import protocol as P
 from engine.server.config import ServerConfig
-from engine.server.http import json_response, origin_allowed, static_response, text_response
+from engine.server.http import (
+    is_loopback,
+    json_response,
+    origin_allowed,
+    static_response,
+    text_response,
+)
 from engine.server.limits import RateLimit
 from engine.server.listener_queue import AudioBlock, ListenerQueue
 from engine.server.recorder import FlacRecorder
@@ -114,6 +120,10 @@ class EngineServer:
                      self.engine.geo.hop_seconds,
                      "needs the token" if cfg.control_token else "open to every listener",
                      f", recording to {self.recorder.path}" if self.recorder else "")
+            if not is_loopback(cfg.host) and not cfg.control_token:
+                log.warning("presto-live: bound to %s without --control-token: anyone who can "
+                            "reach this port can steer the music; pass --control-token T "
+                            "(listening stays open to all) or bind 127.0.0.1", cfg.host)
             pacer = asyncio.create_task(self._pace())
             await stop.wait()
             log.info("presto-live: shutting down (%d listeners)", len(self.listeners))
@@ -139,7 +149,8 @@ class EngineServer:
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
         if url.path == "/ws":
-            if not origin_allowed(request.headers, self.cfg.origins):
+            if not origin_allowed(request.headers, self.cfg.origins,
+                                  loopback_only=is_loopback(self.cfg.host)):
                 log.warning("server: refused a WebSocket from origin %s",
                             request.headers.get("Origin"))
                 return text_response(403, "this origin may not connect: open the page served "
@@ -399,28 +410,36 @@ class EngineServer:
         self._error(listener, "unauthorized", "wrong control token; listening goes on",
                     "token", msg_id)
 
+    def _may_steer(self, listener: Listener, token: object, msg_id: object,
+                   refusal: str) -> bool:
+        """Whether this connection may steer (authorized, or the message's token is right);
+        if not, answers `unauthorized`. Every wrong token counts, whatever the message:
+        max_auth_failures of them close the connection."""
+        if listener.authorized or self._token_ok(token):
+            return True
+        if token is not None:
+            listener.auth_failures += 1
+            if listener.auth_failures >= self.cfg.max_auth_failures:
+                self.closed["policy"] += 1
+                self._close(listener, P.CLOSE_POLICY, "too many wrong control tokens")
+                return False
+        self._error(listener, "unauthorized", refusal, "token", msg_id)
+        return False
+
     def _midi_learn(self, listener: Listener, msg: dict, msg_id: object) -> None:
-        if not listener.authorized and not self._token_ok(msg.get("token")):
-            self._error(listener, "unauthorized", "MIDI learn needs the control token",
-                        "token", msg_id)
-        elif self.midi is None:
+        if not self._may_steer(listener, msg.get("token"), msg_id,
+                               "MIDI learn needs the control token"):
+            return
+        if self.midi is None:
             self._error(listener, "no_midi", "this engine runs without MIDI input: start it "
                         "with --midi-in NAME or --midi-virtual NAME", None, msg_id)
         else:
             self._reply(listener, self.midi.client_message(msg))
 
     def _control(self, listener: Listener, msg: dict, msg_id: object) -> None:
-        token = msg.get("token")
-        if not listener.authorized and not self._token_ok(token):
-            if token is not None:
-                listener.auth_failures += 1
-                if listener.auth_failures >= self.cfg.max_auth_failures:
-                    self.closed["policy"] += 1
-                    self._close(listener, P.CLOSE_POLICY, "too many wrong control tokens")
-                    return
-            self._error(listener, "unauthorized", "this server needs the control token: send "
-                        "{\"type\": \"auth\", \"token\": ...} first, or a \"token\" field; "
-                        "listening needs none", "token", msg_id)
+        if not self._may_steer(listener, msg.get("token"), msg_id, "this server needs the "
+                               "control token: send {\"type\": \"auth\", \"token\": ...} "
+                               "first, or a \"token\" field; listening needs none"):
             return
         try:
             if msg["type"] == "control":
@@ -441,10 +460,10 @@ class EngineServer:
     def _midi(self, listener: Listener, msg: dict, msg_id: object) -> None:
         """Web MIDI pass-through: the page's controller, mapped by engine.midi here; what it
         changes goes through _control like a control the page sent itself."""
-        if not listener.authorized and not self._token_ok(msg.get("token")):
-            self._error(listener, "unauthorized", "MIDI steers the engine, which needs the "
-                        "control token: send {\"type\": \"auth\", \"token\": ...} first; "
-                        "listening needs none", "token", msg_id)
+        token = msg.get("token")
+        if not self._may_steer(listener, token, msg_id, "MIDI steers the engine, which needs "
+                               "the control token: send {\"type\": \"auth\", \"token\": ...} "
+                               "first; listening needs none"):
             return
         try:
             controls, feedback = self.web_midi.handle(listener, msg.get("messages"),
@@ -459,8 +478,8 @@ class EngineServer:
                                "unmapped": counts.get("unmapped", 0)})
         if feedback:
             self._reply(listener, {"type": "midi_out", "messages": feedback})
-        for control in controls:
-            self._control(listener, control, control["id"])
+        for control in controls:  # with the batch's token: it was checked above
+            self._control(listener, {**control, "token": token}, control["id"])
 
     async def _ack(self, listener: Listener, msg_id: object, change, future, live: int) -> None:
         try:

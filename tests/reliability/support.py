@@ -5,6 +5,7 @@ other limits, an event loop in a thread, a log of errors, silence in received au
     peer.read_into_audio(100); peer.reset()  # stop 100 bytes into an audio frame, TCP reset
     with engine_process(["--model", d, "--hop", "0.2"], listener_queue_blocks=4) as proc: ...
     loop = LoopThread(); client = loop.run(Listener.connect(url))
+    client = await TextClient(url).open(); replies = await client.exchange(text)
     with ErrorLog() as errors: ...; assert errors.lines() == []
     longest_silence(pcm)                     # (C, n) -> frames of the longest silent run
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import logging
 import os
@@ -22,11 +24,13 @@ import threading
 import time
 
 import numpy as np
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.server.support import ServerProcess, status
 
-__all__ = ["ErrorLog", "LoopThread", "RawPeer", "engine_process", "longest_silence",
-           "rss_mb", "wait_for"]
+__all__ = ["ErrorLog", "LoopThread", "RawPeer", "TextClient", "engine_process",
+           "longest_silence", "rss_mb", "wait_for"]
 
 OP_TEXT, OP_BINARY, OP_CLOSE = 0x1, 0x2, 0x8
 
@@ -63,22 +67,24 @@ class RawPeer:
     a close frame (TCP reset)."""
 
     def __init__(self, port: int, rcvbuf: int | None = None, path: str = "/ws",
-                 origin: str | None = None, timeout: float = 10.0) -> None:
+                 origin: str | None = None, host: str | None = None,
+                 timeout: float = 10.0) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
-        lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket",
+        lines = [f"GET {path} HTTP/1.1", f"Host: {host or f'127.0.0.1:{port}'}",
+                 "Upgrade: websocket",
                  "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
                  "Sec-WebSocket-Version: 13"]
         if origin is not None:
             lines.append(f"Origin: {origin}")
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         self.buf = b""
-        head = self._read_until(b"\r\n\r\n")
-        self.status = int(head.split(b" ", 2)[1])
+        self.head = self._read_until(b"\r\n\r\n")
+        self.status = int(self.head.split(b" ", 2)[1])
 
     def _recv(self) -> None:
         data = self.sock.recv(65536)
@@ -155,6 +161,66 @@ class RawPeer:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class TextClient:
+    """A protocol-1 connection that reads everything (audio too) in the background and
+    pairs what the server answered with a ping sent after each message. Unlike
+    clients.listen it accepts every message type (midi, midi_out) and any payload."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.replies: list[dict] = []  # every JSON message, in order
+        self.closed: int | None = None
+        self.ids = itertools.count()
+        self.sent = 0
+
+    async def open(self) -> TextClient:
+        self.ws = await connect(self.url, compression=None, max_size=2**22)
+        self.task = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        try:
+            async for message in self.ws:
+                if isinstance(message, str):
+                    self.replies.append(json.loads(message))
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed = self.ws.close_code
+
+    async def exchange(self, payload: str | bytes) -> list[dict]:
+        """Send payload, then a ping; the replies up to that ping's pong. A connection the
+        server closed fails this call and is opened again for the next one."""
+        if self.task.done():
+            await self.open()
+        mark, tag = len(self.replies), f"ping-{next(self.ids)}"
+        await self.ws.send(payload)
+        await self.ws.send(json.dumps({"type": "ping", "id": tag}))
+        self.sent += 1
+        for _ in range(4000):
+            for i, reply in enumerate(self.replies[mark:], mark):
+                if reply.get("type") == "pong" and reply.get("id") == tag:
+                    return self.replies[mark:i]
+            if self.task.done():
+                raise AssertionError(f"the server closed the connection ({self.closed}) after "
+                                     f"{payload[:200]!r}")
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"no pong after {payload[:200]!r}")
+
+    async def until(self, predicate, timeout: float = 10.0) -> dict:
+        """The first reply (from now on, or already here) that satisfies predicate."""
+        for _ in range(int(timeout / 0.005)):
+            for reply in self.replies:
+                if predicate(reply):
+                    return reply
+            await asyncio.sleep(0.005)
+        raise AssertionError("no such reply")
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self.task
 
 
 class LoopThread:

@@ -6,21 +6,17 @@ to a second listener and nothing was logged as an unhandled error."""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
 
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from clients.listen import Listener
 from engine.server.config import ServerConfig
 from engine.server.protocol import ERROR_CODES
 from engine.stream.config import StreamConfig
-from tests.reliability.support import ErrorLog, LoopThread
+from tests.reliability.support import ErrorLog, LoopThread, TextClient
 from tests.server.support import ServerThread
 
 SERVER_TYPES = {"hello", "state", "ack", "error", "skip", "pong", "auth", "midi", "midi_out"}
@@ -83,50 +79,6 @@ messages = st.builds(
     json_values | st.just("/tmp/elsewhere.flac"))
 
 
-# --- a client that reads everything and pairs replies with a ping ------------------------
-class FuzzClient:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.replies: list[dict] = []
-        self.closed: int | None = None
-        self.ids = itertools.count()
-        self.sent = 0
-
-    async def open(self) -> FuzzClient:
-        self.ws = await connect(self.url, compression=None, max_size=2**22)
-        self.task = asyncio.create_task(self._read())
-        return self
-
-    async def _read(self) -> None:
-        try:
-            async for message in self.ws:
-                if isinstance(message, str):
-                    self.replies.append(json.loads(message))
-        except ConnectionClosed:
-            pass
-        finally:
-            self.closed = self.ws.close_code
-
-    async def exchange(self, payload: str | bytes) -> list[dict]:
-        """Send payload, then a ping; the replies up to that ping's pong. A connection the
-        server closed fails this example and is opened again for the next one."""
-        if self.task.done():
-            await self.open()
-        mark, tag = len(self.replies), f"fuzz-{next(self.ids)}"
-        await self.ws.send(payload)
-        await self.ws.send(json.dumps({"type": "ping", "id": tag}))
-        self.sent += 1
-        for _ in range(4000):
-            for i, reply in enumerate(self.replies[mark:], mark):
-                if reply.get("type") == "pong" and reply.get("id") == tag:
-                    return self.replies[mark:i]
-            if self.task.done():
-                raise AssertionError(f"the server closed the connection ({self.closed}) after "
-                                     f"{payload[:200]!r}")
-            await asyncio.sleep(0.005)
-        raise AssertionError(f"no pong after {payload[:200]!r}")
-
-
 @pytest.fixture(scope="module")
 def rig(served):
     cfg = ServerConfig(port=0, messages_per_second=10_000, message_burst=10_000,
@@ -135,7 +87,7 @@ def rig(served):
     with ErrorLog() as errors, ServerThread(served, cfg) as srv:
         bystander = loop.run(Listener.connect(srv.url, keep_audio=False))
         loop.run(bystander.wait_audio(seconds=0.2))
-        fuzzer = loop.run(FuzzClient(srv.url).open())
+        fuzzer = loop.run(TextClient(srv.url).open())
         yield loop, fuzzer, bystander, errors
         loop.run(fuzzer.ws.close())
         loop.run(bystander.close())
