@@ -14,7 +14,7 @@
     python -m engine.bench stream [--model DIR] [--minutes 1] [--listeners 100] [--hop 2.0] \
         [--out reports/stream]
     python -m engine.bench load [--listeners 200] [--seconds 300] [--controllers 2] \
-        [--model DIR] [--hop 2.0] [--out reports/load]
+        [--model DIR] [--hop 2.0] [--no-faults] [--out reports/load]
 
 Adding a benchmark = one function below that adds its subparser and sets ``func``;
 then list it in COMMANDS.
@@ -232,6 +232,8 @@ def load(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=0, help="server threads (0: all cores)")
     p.add_argument("--settle", type=float, default=15.0,
                    help="seconds after everyone left before memory is compared")
+    p.add_argument("--no-faults", action="store_true",
+                   help="skip the fault storm (vanishing, silent, reconnecting peers)")
     p.add_argument("--out", type=Path, default=Path("reports/load"), help="report dir")
 
     def run(a: argparse.Namespace) -> None:
@@ -239,7 +241,7 @@ def load(sub: argparse._SubParsersAction) -> None:
 
         main(LoadBench(listeners=a.listeners, seconds=a.seconds, controllers=a.controllers,
                        control_every=a.control_every, model=a.model, hop=a.hop,
-                       threads=a.threads, settle=a.settle, out=a.out))
+                       threads=a.threads, settle=a.settle, faults=not a.no_faults, out=a.out))
 
     p.set_defaults(func=run)
 

@@ -1,7 +1,7 @@
 """Load run: many real WebSocket listeners and a few controllers against the real server.
 
     python -m engine.bench load [--listeners 200] [--seconds 300] [--controllers 2] \
-        [--model DIR] [--hop 2.0] [--threads 0] [--settle 15] [--out reports/load]
+        [--model DIR] [--hop 2.0] [--threads 0] [--settle 15] [--no-faults] [--out reports/load]
 
 Runs `python run_engine.py` as a subprocess (engine.bench.stream.ServerProcess: RSS and CPU
 are the server's own) with a control token, then from this process:
@@ -18,11 +18,17 @@ are the server's own) with a control token, then from this process:
    listener measures time to first audio under load; the server's CPU (all threads and the
    event loop alone), RSS, ring fill, listeners and underruns are sampled every second, and
    every hop's governor report gives the generation headroom (hop seconds / wall seconds);
-4. everyone disconnects; after `settle` seconds the server's RSS is compared with the
+4. fault storm (unless --no-faults), everyone still listening: peers that vanish part-way
+   through an audio frame or through a frame of their own, peers that never read (the
+   server skips and then closes them), a listener reconnecting in a loop; then the
+   server's RSS after `settle` seconds against before the storm, and each listener's
+   gaps and longest wait between blocks during the storm;
+5. everyone disconnects; after `settle` seconds the server's RSS is compared with the
    baseline; the server is stopped with SIGTERM and its exit status recorded.
 
 A listener "kept up" when it was never skipped nor closed: the issue's target is zero
-gaps for those, a headroom of at least 1.5x and the memory back at its baseline. The
+gaps for those, a headroom of at least 1.5x and the memory back at its baseline; through
+the fault storm, no gap and no wait longer than one hop for the listeners. The
 bench process's own event-loop lag is reported too: when it is large, the clients (not
 the server) were the bottleneck. Writes results.json, results.md and load.png to --out.
 """
@@ -41,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from clients.listen import Listener
+from engine.bench.raw_peer import OP_TEXT, RawPeer
 from engine.bench.stream import PROMPTS, ServerProcess
 
 MEMORY_BOUND_MB = 30.0  # "back at its baseline": within this of the pre-listener RSS
@@ -60,6 +67,7 @@ class LoadBench:
     baseline: float = 5.0  # seconds of /status before anyone listens
     connect_batch: int = 20  # listeners connecting at once
     probe_every: float = 30.0  # a fresh listener's time to first audio, under load
+    faults: bool = True  # the fault storm after the loaded phase
     out: Path = Path("reports/load")
     seed: int = 0
 
@@ -71,8 +79,11 @@ class CountingListener(Listener):
     def __init__(self, ws, hello: dict, keep_audio: bool = False) -> None:
         super().__init__(ws, hello, keep_audio=False)
         self.keep_messages = False  # controllers keep theirs (acks, governor reports)
-        self.max_wait = 0.0
+        self.max_wait = 0.0  # longest wait between two blocks since connect or restart_wait
         self._last_block: float | None = None
+
+    def restart_wait(self) -> None:
+        self.max_wait = 0.0
 
     def _handle(self, data: bytes | str) -> None:
         if isinstance(data, bytes):
@@ -112,6 +123,8 @@ class Run:
     loop_lag: list[float] = field(default_factory=list)  # this process's event-loop lag (s)
     marks: dict[str, float] = field(default_factory=dict)  # phase start times (bench s)
     status: dict[str, dict] = field(default_factory=dict)  # /status at phase boundaries
+    storm: dict = field(default_factory=dict)  # what the fault storm did
+    storm_listeners: list[dict] = field(default_factory=list)  # summaries after the storm
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -252,6 +265,11 @@ async def _run(server: ServerProcess, b: LoadBench, token: str, run: Run) -> Non
             if g and not g.get("fresh"):
                 run.hops[g["hop"]] = g
     run.listeners = [c.summary(i, t, rate) for i, (c, t) in enumerate(listeners)]
+    if b.faults:
+        for c, _ in listeners:
+            c.restart_wait()
+        await _storm(server, run, b)
+        run.storm_listeners = [c.summary(i, t, rate) for i, (c, t) in enumerate(listeners)]
     run.marks["leave"] = run.now()
     await asyncio.gather(*(c.close() for c, _ in listeners), *(c.close() for c in controllers))
     await asyncio.sleep(b.settle)
@@ -259,6 +277,51 @@ async def _run(server: ServerProcess, b: LoadBench, token: str, run: Run) -> Non
     run.status["after"] = await _status(server)
     stop.set()
     await asyncio.gather(*tasks)
+
+
+def _vanish(port: int, i: int) -> None:
+    """A peer that goes away part-way through a frame: the server's (audio) or its own."""
+    peer = RawPeer(port)
+    if i % 3:
+        peer.read_into_audio(part=1 + 397 * i)
+    else:
+        peer.read_text()
+        peer.send_frame(OP_TEXT, json.dumps({"type": "ping", "id": "x" * 60}).encode(),
+                        upto=3 + 7 * i % 80)
+    peer.reset() if i % 2 else peer.close()
+
+
+async def _storm(server: ServerProcess, run: Run, b: LoadBench, vanish: int = 30,
+                 never_read: int = 10, reconnects: int = 60) -> None:
+    loop = asyncio.get_running_loop()
+    before = await _status(server)
+    run.marks["faults"] = run.now()
+    t0 = time.monotonic()
+    peers = [await loop.run_in_executor(None, lambda: RawPeer(server.port, rcvbuf=4096))
+             for _ in range(never_read)]  # handshake, then they read nothing
+    await asyncio.gather(*(loop.run_in_executor(None, _vanish, server.port, i)
+                           for i in range(vanish)))
+    for i in range(reconnects):
+        client = await CountingListener.connect(server.url, keep_audio=False, open_timeout=30)
+        if i % 3 == 0:
+            await client.wait_audio(seconds=0.001, timeout=30)
+        await client.close()
+    deadline = time.monotonic() + 60  # the server skips the silent peers, then closes them
+    while (await _status(server))["closed_slow"] < before["closed_slow"] + never_read \
+            and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    for peer in peers:
+        peer.close()
+    seconds = time.monotonic() - t0
+    await asyncio.sleep(b.settle)
+    after = await _status(server)
+    run.marks["faults_end"] = run.now()
+    run.status["before_faults"], run.status["after_faults"] = before, after
+    run.storm = {"vanished_mid_frame": vanish, "never_read": never_read,
+                 "reconnects": reconnects, "seconds": round(seconds, 1),
+                 "never_read_closed": after["closed_slow"] - before["closed_slow"],
+                 "server_skips": after["skips"] - before["skips"],
+                 "connections": after["connections_total"] - before["connections_total"]}
 
 
 def _server_args(b: LoadBench, token: str) -> list[str]:
@@ -373,6 +436,7 @@ def summarize(b: LoadBench, run: Run, exit_code: int | None, log: list[str]) -> 
         "log_warnings": [line.rstrip() for line in log if " WARNING " in line
                          or " ERROR " in line][:40],
     }
+    result["faults"] = _faults(b, run, hop_s) if run.storm else None
     mem = result["memory"]["returned_within_mb"]
     result["targets"] = {
         "zero_gaps_for_listeners_that_kept_up": bool(kept)
@@ -382,7 +446,35 @@ def summarize(b: LoadBench, run: Run, exit_code: int | None, log: list[str]) -> 
         "memory_back_at_baseline": mem is not None and mem <= MEMORY_BOUND_MB,
         "clean_shutdown": exit_code == 0,
     }
+    f = result["faults"]
+    if f is not None:
+        result["targets"]["faults_no_gap_or_wait_longer_than_one_hop"] = (
+            f["listener_gaps"] == 0 and f["listeners_skipped_or_closed"] == 0
+            and f["max_block_wait_s"] is not None and f["max_block_wait_s"]["max"] <= hop_s)
+        result["targets"]["faults_memory_back_at_baseline"] = (
+            f["rss_delta_mb"] is not None and f["rss_delta_mb"] <= MEMORY_BOUND_MB)
     return result
+
+
+def _faults(b: LoadBench, run: Run, hop_s: float) -> dict:
+    m, s = run.marks, run.samples
+    fb, fa = run.status["before_faults"], run.status["after_faults"]
+    before = {x["listener"]: x for x in run.listeners}
+    after = run.storm_listeners
+    rss_before = _rss(s, m["faults"] - 5, m["faults"])
+    rss_after = _rss(s, m["faults_end"] - min(5.0, b.settle), m["faults_end"])
+    return {**run.storm,
+            "listener_gaps": sum(x["violations"] - before[x["listener"]]["violations"]
+                                 for x in after),
+            "listeners_skipped_or_closed": sum(
+                x["skips"] > before[x["listener"]]["skips"] or x["closed"] is not None
+                for x in after),
+            "max_block_wait_s": _stats([x["max_block_wait_s"] for x in after]),
+            "underruns": fa["underruns"] - fb["underruns"],
+            "failures": fa["failures"] - fb["failures"],
+            "rss_before_mb": rss_before, "rss_after_mb": rss_after,
+            "rss_delta_mb": None if rss_before is None or rss_after is None
+            else round(rss_after - rss_before, 1)}
 
 
 def markdown(r: dict) -> str:
@@ -395,7 +487,8 @@ def markdown(r: dict) -> str:
     cmd = (f"python -m engine.bench load --listeners {b['listeners']} --seconds {b['seconds']:g}"
            f" --controllers {b['controllers']} --hop {b['hop']:g}"
            + (f" --model {b['model']}" if b["model"] != "None" else "")
-           + (f" --threads {b['threads']}" if b["threads"] else ""))
+           + (f" --threads {b['threads']}" if b["threads"] else "")
+           + ("" if b["faults"] else " --no-faults"))
     rows = [
         ("listeners connected / kept up (never skipped or closed)",
          f"{li['connected']} / {li['kept_up']}"),
@@ -424,6 +517,21 @@ def markdown(r: dict) -> str:
         ("bench process event-loop lag, s (median / p95 / max)", st(r["bench_loop_lag_s"])),
         ("server exit status after SIGTERM", str(srv["exit_code"])),
     ]
+    f = r["faults"]
+    if f is not None:
+        rows += [
+            ("fault storm: peers vanished mid-frame / never reading (closed by the server) / "
+             "reconnections", f"{f['vanished_mid_frame']} / {f['never_read']} "
+             f"({f['never_read_closed']}) / {f['reconnects']} in {f['seconds']} s"),
+            ("fault storm: listener gaps / listeners skipped or closed",
+             f"{f['listener_gaps']} / {f['listeners_skipped_or_closed']}"),
+            ("fault storm: longest wait between two blocks per listener, s",
+             st(f["max_block_wait_s"])),
+            ("fault storm: underruns / failed hops", f"{f['underruns']} / {f['failures']}"),
+            ("fault storm: server RSS before / after settling, MB",
+             f"{f['rss_before_mb']} / {f['rss_after_mb']} ({f['rss_delta_mb']:+} MB)"
+             if f["rss_delta_mb"] is not None else "-"),
+        ]
     targets = "\n".join(f"- {k.replace('_', ' ')}: {'PASS' if v else 'FAIL'}"
                         for k, v in r["targets"].items())
     return "\n".join([
@@ -460,7 +568,7 @@ def plot(r: dict, path: Path) -> None:
     ax[1].plot(t, [x["rss_mb"] for x in s], color="C2")
     ax[1].set_ylabel("server RSS (MB)")
     for a in ax[:2]:
-        for name in ("load", "leave", "end"):
+        for name in ("load", "faults", "leave", "end"):
             if name in m:
                 a.axvline(m[name], color="grey", lw=0.8, ls=":")
                 a.text(m[name], a.get_ylim()[1], name, fontsize=7, va="top")
