@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 from websockets.asyncio.client import connect
@@ -21,9 +22,10 @@ from tests.server.support import ServerThread, status
 
 @pytest.fixture(scope="module")
 def rig(served):
-    # rate limits high enough that the unread replies (not the rate) decide the flood case
+    # rate limits high enough that the unread replies (not the rate) decide the flood case,
+    # small socket buffers so that what a peer does not read waits in the server's queue
     cfg = ServerConfig(port=0, messages_per_second=1000, message_burst=1000,
-                       flood_messages=1000, max_message_bytes=65536,
+                       flood_messages=1000, max_message_bytes=65536, send_buffer_bytes=8192,
                        stream=StreamConfig(hop_seconds=0.2, margin_seconds=0.1))
     loop = LoopThread()
     with ErrorLog() as errors, ServerThread(served, cfg) as srv:
@@ -71,6 +73,7 @@ def test_a_client_that_floods_and_never_reads_its_replies_is_closed(rig, bystand
     srv, _, _ = rig
     before = status(srv.http)["closed_policy"]
     peer = RawPeer(srv.server.port, rcvbuf=4096)
+    time.sleep(0.5)  # the audio it does not read fills its socket buffers
     ping = json.dumps({"type": "ping", "id": "p"}).encode()
     for _ in range(400):  # each answered with a pong it never reads
         try:
