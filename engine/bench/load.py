@@ -103,7 +103,10 @@ class CountingListener(Listener):
                 else round(self.first_audio_at - connect_t, 4),
                 "seconds": round(c.frames / rate, 2), "blocks": c.blocks, "skips": c.skips,
                 "skipped_seconds": round(c.skipped_frames / rate, 2),
-                "violations": len(c.violations), "first_violation": (c.violations or [None])[0],
+                "violations": len(c.violations),  # gaps without a skip, and malformed frames:
+                "sample_gaps": sum("(no skip announced)" in v for v in c.violations),
+                "sequence_gaps": sum("with contiguous samples" in v for v in c.violations),
+                "first_violation": (c.violations or [None])[0],
                 "closed": None if self.closed is None else self.closed[0],
                 "max_block_wait_s": round(self.max_wait, 4),
                 "kept_up": c.skips == 0 and self.closed is None}
@@ -399,6 +402,8 @@ def summarize(b: LoadBench, run: Run, exit_code: int | None, log: list[str]) -> 
             "connected": len(listeners), "kept_up": len(kept),
             "skipped_or_closed": len(listeners) - len(kept),
             "unannounced_gaps": gaps,
+            "sample_gaps": sum(x["sample_gaps"] for x in listeners),
+            "sequence_gaps": sum(x["sequence_gaps"] for x in listeners),
             "gaps_in_kept_up": sum(x["violations"] for x in kept),
             "seconds_received": _stats([x["seconds"] for x in listeners], 1),
             "first_audio_s": _stats([x["first_audio_s"] for x in listeners
@@ -492,7 +497,10 @@ def markdown(r: dict) -> str:
     rows = [
         ("listeners connected / kept up (never skipped or closed)",
          f"{li['connected']} / {li['kept_up']}"),
-        ("unannounced gaps (sequence or sample), all listeners", str(li["unannounced_gaps"])),
+        ("protocol violations, all listeners (sample gaps / sequence gaps without a skip)",
+         f"{li['unannounced_gaps']} ({li['sample_gaps']} / {li['sequence_gaps']})"),
+        ("listener skips (announced gaps), all listeners",
+         str(sum(x["skips"] for x in r["per_listener"]))),
         ("audio received per listener, s (median / p95 / max)", st(li["seconds_received"])),
         ("time to first audio at connect, s (median / p95 / max)", st(li["first_audio_s"])),
         ("time to first audio, fresh listener under load, s", st(li["first_audio_probe_s"])),
