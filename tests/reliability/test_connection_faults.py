@@ -1,10 +1,12 @@
-"""Listeners that vanish mid-frame, never read, or reconnect in a loop, against the real
-engine process: the listener beside them hears every block in order, the server forgets
-them, logs no error, and its memory comes back to where it was."""
+"""Listeners that vanish mid-frame, never read, or reconnect in a loop, and peers that send
+garbage or never finish their handshake, against the real engine process: the listener
+beside them hears every block in order, the server forgets them, logs no error, and its
+memory comes back to where it was."""
 
 from __future__ import annotations
 
 import json
+import socket
 import statistics
 import time
 
@@ -118,3 +120,31 @@ def test_a_listener_reconnecting_in_a_loop_leaves_nothing_behind(proc, bystander
     assert after["connections_total"] == before["connections_total"] + 60
     assert after["closed_slow"] == before["closed_slow"]
     assert settled_rss(proc.http) <= rss0 + MEMORY_BOUND_MB
+
+
+def test_garbage_and_unfinished_handshakes_get_http_errors_and_nothing_else(proc,
+                                                                          bystander) -> None:
+    before = status(proc.http)
+    for request, expected in [
+        (b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n", b"426"),  # not a WebSocket upgrade
+        (b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+         b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n", b"400"),  # no key
+        (b"GET /ws HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n", b"431"),
+        (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", b"414"),
+        (b"BLAH\r\n\r\n", b""),  # not HTTP: just closed
+    ]:
+        with socket.create_connection(("127.0.0.1", proc.port), timeout=10) as s:
+            s.sendall(request)
+            assert s.recv(64)[9:12] == expected, request[:40]
+    # peers that never finish their handshake (a TLS hello on the plain port, half a
+    # request): they hold a socket until the handshake times out, and nothing else
+    stuck = [socket.create_connection(("127.0.0.1", proc.port), timeout=10) for _ in range(40)]
+    for i, s in enumerate(stuck):
+        s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" if i % 2
+                  else b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    time.sleep(1.0)
+    for s in stuck:
+        s.close()
+    after = status(proc.http)
+    assert after["listeners"] == before["listeners"]
+    assert after["connections_total"] == before["connections_total"]  # none became a listener
