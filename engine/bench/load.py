@@ -551,8 +551,9 @@ def markdown(r: dict) -> str:
         f"clients took {mach['bench_cpu_s']} CPU s in all.", "",
         "| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), "",
         "Targets (issue 11):", targets, "",
-        "Headroom = hop seconds / wall seconds of the hop (the governor spends spare time on "
-        "more steps, so it sits near 1 / --load by design); control ack latency = wall time "
+        "Headroom = hop seconds / wall seconds of the hop: how much faster than real time "
+        "the hops were made (the governor takes more steps when there is time, up to the "
+        "model's maximum, and fewer when behind); control ack latency = wall time "
         "from sending a control to its ack (the ack comes when the hop boundary it applies at "
         "is decided). A listener that kept up received every block in order; a skipped one "
         "was announced. load.png: server CPU and RSS over time, headroom per hop, listeners "
