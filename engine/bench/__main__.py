@@ -106,14 +106,15 @@ def presto_s(sub: argparse._SubParsersAction) -> None:
 
 
 def speed(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("speed", help="text to waveform per model: onnxruntime vs PyTorch, memory",
-                       add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="see python -m engine.bench.speed -h")
+    from engine.bench.speed import add_arguments
+
+    p = sub.add_parser("speed", help="text to waveform per model: onnxruntime vs PyTorch, memory")
+    add_arguments(p)
 
     def run(a: argparse.Namespace) -> None:
-        from engine.bench.speed import main
+        from engine.bench.speed import run
 
-        raise SystemExit(main(a.rest))
+        raise SystemExit(run(a))
 
     p.set_defaults(func=run)
 

@@ -204,9 +204,12 @@ def write_report(rows: list[dict], out: Path, meta: dict) -> None:
     (out / "results.md").write_text("\n".join(lines) + "\n")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.bench speed", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def _cli_args(argv: list[str] | None) -> list[str]:
+    args = list(sys.argv[1:] if argv is None else argv)
+    return args[1:] if args[:1] == ["speed"] else args
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", type=Path, nargs="+", default=None)
     parser.add_argument("--seconds", type=float, default=32.0)
     parser.add_argument("--repeats", type=int, default=3)
@@ -215,7 +218,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--torch", action="store_true", help="also time the PyTorch checkpoints")
     parser.add_argument("--out", type=Path, default=Path("reports/speed"))
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine.bench speed", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
     args = parser.parse_args(argv)
+    return run(args, argv)
+
+
+def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     if args.worker:
         w = json.loads(args.worker)
         fn = _onnx_worker if w["backend"] == "onnxruntime" else _torch_worker
@@ -223,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                             w["steps"])))
         return 0
     if not args.models:
-        parser.error("--models DIR [DIR ...] is required")
+        raise SystemExit("python -m engine.bench speed: --models DIR [DIR ...] is required")
     from tqdm import tqdm
 
     backends = ["onnxruntime", "torch"] if args.torch else ["onnxruntime"]
@@ -235,8 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"machine": f"{platform.processor() or platform.machine()}, "
                        f"{len(os.sched_getaffinity(0))} cores",
             "threads": args.threads, "seconds": args.seconds,
-            "command": "python -m engine.bench speed " + " ".join(sys.argv[1:] if argv is None
-                                                                   else argv)}
+            "command": "python -m engine.bench speed " + " ".join(_cli_args(argv))}
     write_report(rows, args.out, meta)
     print((args.out / "results.md").read_text())
     return 0
