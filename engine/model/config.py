@@ -16,6 +16,12 @@ class DiTConfig:
     text_dim: int = 384  # pooled all-MiniLM-L6-v2 sentence embedding
     freq_dim: int = 256  # sinusoidal features for noise level and budget
     rope_base: float = 10000.0  # rotary base period; positions are token indices
+    # Multiplies the pooled text embedding before the text MLP. MiniLM's vectors have unit
+    # norm, ~0.05 per component, which made the text path ~10x weaker than the noise-level
+    # path at initialisation: the first CPU-trained base model ignored its prompts (loss with
+    # shuffled captions within 1% of the right ones). sqrt(text_dim) gives unit-variance
+    # inputs. 1.0 (the default) keeps models trained before this field loadable as they were.
+    text_scale: float = 1.0
     # Presto-L: which blocks run at layer count k (engine.model.layer_schedule.route):
     # "reroute" (blocks 0..k-2, then the last) or "early_exit" (blocks 0..k-1, the ASE baseline).
     exit_mode: str = "reroute"
@@ -41,10 +47,10 @@ class DiTConfig:
 
 PRESETS: dict[str, DiTConfig] = {
     # CPU training here: ~1.5 s per step at batch 8 x 344 tokens on 2 threads.
-    "tiny": DiTConfig(width=256, depth=8, heads=4),
+    "tiny": DiTConfig(width=256, depth=8, heads=4, text_scale=384**0.5),
     # Accelerators.
-    "small": DiTConfig(width=512, depth=12, heads=8),
-    "base": DiTConfig(width=768, depth=16, heads=12),
+    "small": DiTConfig(width=512, depth=12, heads=8, text_scale=384**0.5),
+    "base": DiTConfig(width=768, depth=16, heads=12, text_scale=384**0.5),
 }
 
 

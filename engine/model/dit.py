@@ -198,7 +198,8 @@ class DiT(nn.Module):
         h = F.pad(h, (0, (-t) % self.cfg.patch))  # (B, 2C+1, T'), T' a multiple of patch
         h = self.x_embed(h).transpose(1, 2)  # (B, L, D), L = T' / patch
         b_emb = self.budget_embed(budget)  # (B, D)
-        c = self.noise_embed(c_noise) + self.text_embed(text_emb) + b_emb  # (B, D)
+        text = self.text_embed(text_emb * self.cfg.text_scale)  # (B, D)
+        c = self.noise_embed(c_noise) + text + b_emb  # (B, D)
         c_final = c + self.final_budget_embed(budget)  # (B, D)
         return h, c, c_final
 

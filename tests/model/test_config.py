@@ -28,3 +28,12 @@ def test_config_rejects_widths_the_heads_cannot_split():
 
 def test_model_input_carries_noisy_known_and_mask_channels():
     assert DiTConfig(latent_channels=32).in_channels == 65
+
+
+def test_trained_presets_scale_the_text_and_old_configs_load_unscaled() -> None:
+    from engine.model.config import DiTConfig, preset
+
+    assert preset("tiny").text_scale == pytest.approx(384**0.5)
+    old = preset("tiny").to_dict()
+    del old["text_scale"]  # a config saved before the field existed
+    assert DiTConfig(**old).text_scale == 1.0
