@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
+import threading
+import traceback
 
 import pytest
 
@@ -95,6 +98,32 @@ def test_the_midi_port_vanishing_leaves_the_stream_playing(served, jack) -> None
         assert c.violations == [] and c.skips == 0 and client.closed is None
         await client.close()
 
-    with ErrorLog() as errors, EngineThread(served, cfg, midi) as srv:
-        asyncio.run(asyncio.wait_for(go(srv), 90))
-    assert errors.lines() == []
+    def body() -> None:
+        with ErrorLog() as errors, EngineThread(served, cfg, midi) as srv:
+            asyncio.run(asyncio.wait_for(go(srv), 90))
+        assert errors.lines() == []
+
+    bounded(body, 150)
+
+
+def bounded(body, seconds: float) -> None:
+    """Run body in a thread: JACK calls block in C, where no asyncio timeout reaches; a hang
+    fails the test with the thread's stack instead of stopping the whole run."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            body()
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001 - re-raised below
+            outcome.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        frame = sys._current_frames().get(thread.ident)
+        stack = "".join(traceback.format_stack(frame)) if frame else "?"
+        pytest.fail(f"the test hung for {seconds:.0f} s (JACK?); its stack:\n{stack}")
+    if outcome[0] is not None:
+        raise outcome[0]
