@@ -56,3 +56,11 @@ def plot_losses(log_path: Path, png_path: Path, keys: list[str]) -> None:
     fig.savefig(tmp, dpi=90)
     plt.close(fig)
     os.replace(tmp, png_path)
+
+
+def mean_log_row(step: int, wall_s: float, lr: float, acc: list[dict], seconds: float,
+                 digits: int = 5) -> dict:
+    """One losses.jsonl row: the mean of each key over the steps in `acc` since the last row."""
+    means = {k: round(float(sum(a[k] for a in acc) / len(acc)), digits) for k in acc[0]}
+    return {"step": step, "wall_s": round(wall_s, 1), "lr": lr, **means,
+            "s_per_step": round(seconds / len(acc), 3)}

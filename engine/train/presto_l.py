@@ -47,6 +47,7 @@ from engine.model.layer_schedule import LayerSchedule
 from engine.train.base import ema_update, lr_at, prefix_mask, progress, step_seed
 from engine.train.base_config import BaseTrainConfig
 from engine.train.checkpoint import (
+    mean_log_row,
     plot_losses,
     read_log,
     save_atomic,
@@ -288,9 +289,7 @@ def main(run: PrestoLRun) -> Path:
             done = progress(step, wall, train, run.minutes)
             if step % cfg.log_every == 0 or done >= 1.0:
                 now = time.monotonic()
-                row = {"step": step, "wall_s": round(wall, 1), "lr": lr,
-                       **{k: round(float(np.mean([a[k] for a in acc])), 5) for k in acc[0]},
-                       "s_per_step": round((now - t_log) / len(acc), 3)}
+                row = mean_log_row(step, wall, lr, acc, now - t_log, digits=5)
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 t_log, acc = now, []
