@@ -8,6 +8,8 @@ import time
 
 import rtmidi
 
+from tests.server.support import ServerThread
+
 
 class Controller:
     """A test controller. `virtual`: create ports named NAME others connect to; otherwise
@@ -69,56 +71,24 @@ def _find(ports: list[str], name: str) -> int:
     raise AssertionError(f"no port {name!r} in {ports}")
 
 
-class EngineThread:
+class EngineThread(ServerThread):
     """A real StreamEngine + EngineServer with MIDI linked, served from a thread of this
-    process on a free loopback port."""
+    process on a free loopback port (tests/server/support.ServerThread plus a MidiLink)."""
 
     def __init__(self, model, server_cfg, midi_cfg) -> None:
         from engine.midi.link import MidiLink
-        from engine.server.app import EngineServer
-        from engine.stream.engine import StreamEngine
 
-        self.engine = StreamEngine(model, server_cfg.stream)
-        self.server = EngineServer(self.engine, server_cfg)
+        super().__init__(model, server_cfg)
         self.link = MidiLink(self.engine, midi_cfg)
         self.link.attach()
-        self._loop = None
-        self._stop = None
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, daemon=True)
-
-    def _main(self) -> None:
-        import asyncio
-
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            await self.server.run(self._stop)
-
-        try:
-            asyncio.run(main())
-        except BaseException as e:  # noqa: BLE001 - reported by __enter__
-            self.error = e
 
     def __enter__(self) -> EngineThread:
         self.link.start()
-        self._thread.start()
-        deadline = time.monotonic() + 60
-        while self.server.port is None or not self.engine.ready.is_set():
-            if self.error is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start: {self.error}")
-            time.sleep(0.01)
-        return self
+        return super().__enter__()
 
     def __exit__(self, *exc) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
+        super().__exit__(*exc)
         self.link.stop()
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.server.port}/ws"
 
 
 class EngineProcess:
