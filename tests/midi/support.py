@@ -8,6 +8,7 @@ import time
 
 import rtmidi
 
+from engine.bench.stream import ServerProcess
 from tests.server.support import ServerThread
 
 
@@ -91,50 +92,9 @@ class EngineThread(ServerThread):
         self.link.stop()
 
 
-class EngineProcess:
+class EngineProcess(ServerProcess):
     """`python run_engine.py ARGS --port 0 --threads 1` in a subprocess (the JACK server and
     other settings come from this process's environment); its port is read from its log."""
 
     def __init__(self, args: list[str]) -> None:
-        import re
-        import subprocess
-        import sys
-        from pathlib import Path
-
-        self._re = re.compile(r"serving http://127\.0\.0\.1:(\d+)/")
-        self.process = subprocess.Popen(
-            [sys.executable, "run_engine.py", *args, "--port", "0", "--threads", "1"],
-            cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        self.port: int | None = None
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stderr:
-            self.lines.append(line)
-            m = self._re.search(line)
-            if m:
-                self.port = int(m.group(1))
-
-    def __enter__(self) -> EngineProcess:
-        deadline = time.monotonic() + 90
-        while self.port is None:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the engine did not start:\n" + "".join(self.lines))
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            self.process.wait(20)
-        except Exception:  # noqa: BLE001 - a stuck engine is killed
-            self.process.kill()
-            self.process.wait()
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
+        super().__init__([*args, "--threads", "1"])
