@@ -1,7 +1,7 @@
 """onnxruntime sessions for serving: provider choice and thread settings in one place.
 
     device = select_device("auto")              # Device("cuda", [...]) or Device("cpu", [...])
-    session = open_session("dit/embed.onnx", device, threads=2)
+    opts = session_options(threads=2)           # what every serving session is opened with
 
 onnxruntime-gpu lists CUDAExecutionProvider on every machine, GPU or not, and
 falls back to the CPU provider (with error logs) when CUDA cannot start. So
@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -121,13 +120,3 @@ def session_options(threads: int = 2, spin: bool = False) -> ort.SessionOptions:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return opts
-
-
-def open_session(path: Path | str, device: Device = CPU, threads: int = 2,
-                 spin: bool = False) -> ort.InferenceSession:
-    """An onnxruntime session on `device`; FileNotFoundError naming the path if absent."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing")
-    return ort.InferenceSession(str(path), session_options(threads, spin),
-                                providers=list(device.providers))
