@@ -12,6 +12,8 @@
         --out /root/presto-data/runs/presto-s [--ablation gen-train|discrete] [--minutes M]
     python -m engine.train presto-ls --presto-l /root/presto-data/runs/presto-l \
         --teacher /root/presto-data/runs/base --out /root/presto-data/runs/presto-ls
+    python -m engine.train import-base --model exported/base \
+        --out /root/presto-data/runs/base-shipped   # the shipped teacher as a base run
 
 Adding a model = one function below that adds its subparser and sets ``func``;
 then list it in COMMANDS. Imports stay inside ``run`` so ``--help`` is fast.
@@ -60,6 +62,8 @@ def base(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-only", action="store_true", help="build the latent cache and stop")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: all cores; 1 leaves a core for other work)")
+    p.add_argument("--init", type=Path, default=None,
+                   help="start from this base run's EMA weights (text_scale may differ)")
 
     def run(a: argparse.Namespace) -> None:
         from engine.train.base import BaseRun, main
@@ -76,6 +80,7 @@ def base(sub: argparse._SubParsersAction) -> None:
                 a.cache_only,
                 a.minutes,
                 a.threads,
+                a.init,
             )
         )
 
@@ -174,7 +179,22 @@ def classifier(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-COMMANDS = (codec, base, presto_l, presto_s, presto_ls, classifier)
+def import_base(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import-base",
+                       help="rebuild a base run (teacher) from an exported model dir")
+    p.add_argument("--model", type=Path, required=True, help="exported base model (exported/base)")
+    p.add_argument("--out", type=Path, required=True, help="run dir to write checkpoint.pt into")
+    p.add_argument("--preset", default="tiny", help="training preset the run records")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.train.import_base import import_base as rebuild
+
+        rebuild(a.model, a.out, a.preset)
+
+    p.set_defaults(func=run)
+
+
+COMMANDS = (codec, base, presto_l, presto_s, presto_ls, classifier, import_base)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
     python -m engine.train base --data /root/presto-data/corpus \
         --codec /root/presto-data/runs/codec --out /root/presto-data/runs/base \
-        --preset tiny [--resume] [--steps N] [--minutes M] [--cache-only]
+        --preset tiny [--resume] [--steps N] [--minutes M] [--cache-only] [--init RUN]
     torchrun --nproc_per_node 2 -m engine.train base ...   # DistributedDataParallel, gloo
 
 RUN gets: latents/ (the latent cache, unless --cache DIR), checkpoint.pt (atomic, every
@@ -47,6 +47,7 @@ from engine.train.checkpoint import (
 )
 from engine.train.distributed import init_distributed
 from engine.train.latent_cache import build_latent_cache, latent_stats_digest
+from engine.train.warm_start import warm_start
 
 LOSS_KEYS = ["loss", "grad", "lr", "window"]
 
@@ -63,6 +64,7 @@ class BaseRun:
     cache_only: bool = False  # build the latent cache, then stop
     minutes: float | None = None  # wall-clock budget: stop (and finish the LR decay) by then
     threads: int | None = None  # torch threads (default: the preset's, else cores / ranks)
+    init: Path | None = None  # start from this base run's EMA weights (engine.train.warm_start)
 
 
 def progress(step: int, wall_s: float, cfg: BaseTrainConfig, minutes: float | None) -> float:
@@ -145,6 +147,9 @@ def main(run: BaseRun) -> Path:
 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = EDMPrecond(DiT(cfg.dit), cfg.sigma_data)
+    init = None
+    if run.init is not None and state is None:
+        model, cfg, init = warm_start(run.init, cfg, codec_stats)
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
@@ -155,6 +160,7 @@ def main(run: BaseRun) -> Path:
         "codec_stats": codec_stats,
         "cache": str(cache_dir.resolve()),
         "preset": run.preset,
+        "init": init if state is None else state.get("init"),
     }
     step, wall = 0, 0.0
     if state is not None:
