@@ -8,11 +8,12 @@ with no torch import, so the serving path can run them over numpy arrays.
 
 from engine.edm.guidance import classifier_free_guidance, paste_known
 from engine.edm.samplers import SAMPLERS, sample_dpmpp_2m, sample_euler, sample_heun
-from engine.edm.schedule import karras_sigmas
+from engine.edm.schedule import distilled_sigmas, karras_sigmas
 
 __all__ = [
     "SAMPLERS",
     "classifier_free_guidance",
+    "distilled_sigmas",
     "karras_sigmas",
     "paste_known",
     "sample_dpmpp_2m",

@@ -24,3 +24,18 @@ def karras_sigmas(
     lo, hi = sigma_min ** (1.0 / rho), sigma_max ** (1.0 / rho)
     sigmas = (hi + ramp * (lo - hi)) ** rho
     return np.append(sigmas, 0.0)
+
+
+def distilled_sigmas(
+    n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0
+) -> np.ndarray:
+    """The n noise levels a few-step (distilled) generator is called at, then 0.
+
+    A few-step generator maps any level straight to x0, so a call at sigma_min
+    (where x is already x0 to within 0.002) is wasted: karras_sigmas(n) would spend
+    one of only n steps there. These are the first n levels of karras_sigmas(n + 1):
+    the same rho-7 spacing from sigma_max, never reaching sigma_min. Shape (n + 1,),
+    float64, strictly decreasing, ending with 0.
+    """
+    levels = karras_sigmas(n + 1, sigma_min, sigma_max, rho)[:n]
+    return np.append(levels, 0.0)

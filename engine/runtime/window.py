@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.edm.samplers import SAMPLERS
-from engine.edm.schedule import karras_sigmas
+from engine.edm.schedule import distilled_sigmas, karras_sigmas
 from engine.model.layer_schedule import evaluated_sigmas
 from engine.runtime.model import ServedModel
 
@@ -84,7 +84,8 @@ def plan_window(model: ServedModel, steps: int | None = None, budget: float | No
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {sorted(SAMPLERS)}")
     if sigmas is None:
-        sigmas = tuple(float(s) for s in karras_sigmas(steps, d.sigma_min, d.sigma_max, d.rho))
+        schedule = distilled_sigmas if mode == "distilled" else karras_sigmas
+        sigmas = tuple(float(s) for s in schedule(steps, d.sigma_min, d.sigma_max, d.rho))
     elif len(sigmas) != steps + 1 or sigmas[-1] != 0.0:
         raise ValueError("sigmas must hold steps + 1 decreasing values ending in 0")
     if mode == "distilled":

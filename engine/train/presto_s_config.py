@@ -32,7 +32,7 @@ class NoiseDist:
     """A distribution of noise levels sigma (sampled by engine.train.presto_s_parts).
 
     lognormal: ln sigma ~ N(p_mean, p_std^2), the training distribution (None: the teacher's);
-    schedule:  n ~ U(steps), then one of the n levels of karras_sigmas(n) uniformly: the
+    schedule:  n ~ U(steps), then one of the n levels of distilled_sigmas(n) uniformly: the
                sigmas a sampler of 1/2/4/8 steps actually visits (the inference distribution);
     karras:    the continuous version: sigma^(1/rho) uniform between the schedule's ends;
     grid:      one of `levels` fixed quantiles of the log-normal, uniformly (discrete time).

@@ -27,14 +27,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.edm.precond import EDMPrecond, edm_coefficients
-from engine.edm.schedule import karras_sigmas
+from engine.edm.schedule import distilled_sigmas
 from engine.train.presto_s_config import NoiseDist
 
 
 def sampling_sigmas(dist: NoiseDist, steps: int) -> list[float]:
     """The few-step sampling schedule (steps + 1 levels, ending in 0) that dist's range implies:
-    karras_sigmas(steps, dist.sigma_min, dist.sigma_max, dist.rho)."""
-    return [float(s) for s in karras_sigmas(steps, dist.sigma_min, dist.sigma_max, dist.rho)]
+    distilled_sigmas(steps, dist.sigma_min, dist.sigma_max, dist.rho), as the runtime uses."""
+    return [float(s) for s in distilled_sigmas(steps, dist.sigma_min, dist.sigma_max, dist.rho)]
 
 
 def _schedules(dist: NoiseDist) -> list[np.ndarray]:

@@ -199,7 +199,7 @@ def few_step_sample(generator: EDMPrecond, noise: torch.Tensor, sigmas: Sequence
                     schedule: LayerSchedule | None = None) -> torch.Tensor:
     """Presto-S sampling (B, C, T): x = sigmas[0] * noise; x0 = G(x, s_i); renoise to s_{i+1}.
 
-    noise: (B, C, T) unit Gaussian; sigmas: decreasing, ending in 0 (karras_sigmas(n));
+    noise: (B, C, T) unit Gaussian; sigmas: decreasing, ending in 0 (distilled_sigmas(n));
     text: (B, 384); known: (B, C, T) context, pasted where mask (B, 1, T) is 1.
     """
     depth = generator.net.cfg.depth

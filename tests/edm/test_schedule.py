@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from engine.edm.schedule import karras_sigmas
+from engine.edm.schedule import distilled_sigmas, karras_sigmas
 
 
 def test_karras_schedule_runs_from_sigma_max_to_sigma_min_then_zero():
@@ -28,3 +28,12 @@ def test_karras_schedule_with_one_step_goes_straight_to_zero():
 def test_karras_schedule_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         karras_sigmas(**kwargs)
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 8])
+def test_distilled_sigmas_never_spend_a_step_at_sigma_min(n: int) -> None:
+    s = distilled_sigmas(n)
+    assert s.shape == (n + 1,) and s[0] == 80.0 and s[-1] == 0.0
+    assert np.all(np.diff(s) < 0)
+    assert s[n - 1] > 0.01  # the last call is a real denoising step, not the identity
+    np.testing.assert_allclose(s[:n], karras_sigmas(n + 1)[:n])

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.edm import karras_sigmas
+from engine.edm import distilled_sigmas, karras_sigmas
 from engine.edm.precond import EDMPrecond
 from engine.model.config import DiTConfig
 from engine.model.dit import DiT
@@ -159,7 +159,7 @@ def test_each_noise_distribution_draws_its_own_levels(kind: str) -> None:
     gen = torch.Generator().manual_seed(0)
     s = sample_sigmas(dist, 4000, gen).double()
     assert s.shape == (4000,) and bool((s > 0).all())
-    levels = np.concatenate([karras_sigmas(n)[:-1] for n in (1, 2, 4, 8)])
+    levels = np.concatenate([distilled_sigmas(n)[:-1] for n in (1, 2, 4, 8)])
 
     def on(values: np.ndarray, allowed: np.ndarray) -> bool:  # float32 draws of float64 levels
         return bool((np.abs(values[:, None] / allowed[None] - 1).min(axis=1) < 1e-6).all())
@@ -169,6 +169,7 @@ def test_each_noise_distribution_draws_its_own_levels(kind: str) -> None:
         assert float(s.log().std()) == pytest.approx(1.2, abs=0.06)
     elif kind == "schedule":  # only levels of the 1/2/4/8-step schedules; sigma_max most often
         assert on(s.numpy(), levels)
+        assert float(s.min()) > 0.01  # never sigma_min, where a distilled call is wasted
         assert float((s == 80.0).double().mean()) == pytest.approx((1 + 1 / 2 + 1 / 4 + 1 / 8) / 4,
                                                                     abs=0.03)
     elif kind == "karras":  # sigma^(1/7) uniform between the schedule's ends
@@ -188,7 +189,7 @@ def test_each_noise_distribution_draws_its_own_levels(kind: str) -> None:
 def test_generator_paths_walk_the_schedule_from_sigma_max() -> None:
     paths = sample_paths(NoiseDist(kind="schedule", steps=(4,)), 200,
                          torch.Generator().manual_seed(1))
-    levels = tuple(float(v) for v in karras_sigmas(4)[:-1])
+    levels = tuple(float(v) for v in distilled_sigmas(4)[:-1])
     assert {len(p) for p in paths} == {1, 2, 3, 4}
     assert all(p == levels[: len(p)] for p in paths)
     for p in sample_paths(NoiseDist(kind="lognormal", p_mean=-0.5, p_std=1.2), 50,
