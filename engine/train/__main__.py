@@ -98,12 +98,13 @@ def presto_l(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", choices=["ase"], default=None,
                    help="ase: fine-tune the plain early-exit baseline instead of the reroute")
     p.add_argument("--cache", type=Path, default=None, help="latent cache (the teacher's)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
 
     def run(a: argparse.Namespace) -> None:
         from engine.train.presto_l import PrestoLRun, main
 
         main(PrestoLRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.baseline, a.cache,
-                        a.minutes))
+                        a.minutes, a.threads))
 
     p.set_defaults(func=run)
 

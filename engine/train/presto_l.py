@@ -56,6 +56,7 @@ from engine.train.checkpoint import (
 )
 from engine.train.latent_cache import LatentCache, open_latent_cache
 from engine.train.presto_l_config import PrestoLConfig, get_preset
+from engine.train.teacher import latent_cache_dir
 
 LOSS_KEYS = ["loss", "denoise", "self_teacher", "blocks", "grad", "lr"]
 BASELINES = {None: "reroute", "ase": "early_exit"}
@@ -71,6 +72,7 @@ class PrestoLRun:
     baseline: str | None = None  # None: Presto-L reroute; "ase": plain early exit
     cache: Path | None = None  # latent cache dir (default: the teacher's)
     minutes: float | None = None  # wall-clock budget: stop (and finish the LR decay) by then
+    threads: int | None = None  # torch threads (default: the preset's, else all cores)
 
 
 def load_teacher(run_dir: Path) -> tuple[EDMPrecond, dict]:
@@ -210,13 +212,13 @@ def main(run: PrestoLRun) -> Path:
         raise SystemExit(f"{ckpt_path} exists: pass --resume or choose another --out")
     if run.steps is not None:
         cfg = replace(cfg, steps=run.steps)
-    threads = cfg.threads or len(os.sched_getaffinity(0))
+    threads = run.threads or cfg.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
 
     teacher, meta = load_teacher(run.teacher)
     train = student_configs(meta, cfg, cfg.steps)
     schedule = cfg.schedule(train.dit.depth)
-    cache_dir = Path(run.cache or meta["cache"])
+    cache_dir = latent_cache_dir(run.teacher, meta, run.cache)
     cache = open_latent_cache(cache_dir)
     student = EDMPrecond(DiT(train.dit), train.sigma_data)
     student.net.load_state_dict(teacher.net.state_dict())  # init: the teacher's EMA weights

@@ -60,6 +60,7 @@ from engine.train.presto_s_config import PrestoSConfig, ablation, get_preset
 from engine.train.presto_s_eval import FDProbe, plot_fd
 from engine.train.presto_s_parts import DiscriminatorHead
 from engine.train.presto_s_steps import Batch, Networks, fake_update, generator_update
+from engine.train.teacher import latent_cache_dir
 
 LOSS_KEYS = ["dmd", "gen_gan", "fake", "disc", "d_real", "d_fake", "grad_gen", "lr"]
 
@@ -175,7 +176,7 @@ def main(run: PrestoSRun) -> Path:
     else:
         for path in (log_path, fd_path):
             path.unlink(missing_ok=True)
-    cache_dir = Path(run.cache or meta["cache"])
+    cache_dir = latent_cache_dir(run.teacher, meta, run.cache)
     if not (cache_dir / "index.json").exists():
         raise SystemExit(f"no latent cache in {cache_dir}: pass --cache with the teacher's "
                          "latent cache (RUN/latents of the base run)")

@@ -89,3 +89,17 @@ def make_denoiser(
         lambda x, s: pair(x, s)[0], lambda x, s: pair(x, s)[1], guidance
     )
     return paste_known(guided, known, mask)
+
+
+def latent_cache_dir(teacher_run: Path, meta: dict, override: Path | None) -> Path:
+    """The latent cache a distillation run reads: --cache, else the one the teacher trained on.
+
+    A teacher rebuilt by `engine.train import-base` records none (its cache was on
+    another machine): then --cache is required, and the message says so.
+    """
+    if override is not None:
+        return Path(override)
+    if not meta.get("cache"):
+        raise SystemExit(f"the teacher run {teacher_run} records no latent cache: pass --cache "
+                         "DIR (build one with `python -m engine.train base ... --cache-only`)")
+    return Path(meta["cache"])
