@@ -59,12 +59,15 @@ def model(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--guidance", type=float, default=3.0, help="default CFG weight")
     p.add_argument("--sampler", default="heun", choices=["heun", "euler", "dpmpp_2m"])
     p.add_argument("--budget", type=float, default=1.0, help="default layer budget")
+    p.add_argument("--budgets", type=float, nargs="+", default=None,
+                   help="budgets the model was trained for (the live governor steps down "
+                        "through them); default: the default budget and 1.0")
 
     def run(a: argparse.Namespace) -> None:
         from engine.export.model import main
 
         main(a.run, a.out, a.text, a.codec, a.name, a.mode, a.steps, a.guidance, a.sampler,
-             a.budget, a.kind)
+             a.budget, a.kind, a.budgets)
 
     p.set_defaults(func=run)
 

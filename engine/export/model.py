@@ -134,10 +134,14 @@ def export_model(run: Path, out: Path, text: Path, codec: Path, name: str, mode:
 
 
 def main(run: Path, out: Path, text: Path, codec: Path, name: str | None, mode: str,
-         steps: int, guidance: float, sampler: str, budget: float, kind: str) -> None:
+         steps: int, guidance: float, sampler: str, budget: float, kind: str,
+         budgets: list[float] | None = None) -> None:
+    trained = sorted({1.0, budget, *(budgets or [])})
+    if not all(0.0 < b <= 1.0 for b in trained):
+        raise SystemExit(f"budgets must be in (0, 1], got {trained}")
     sampling = {"steps": steps, "guidance": guidance, "sampler": sampler, "budget": budget,
                 "sigma_min": 0.002, "sigma_max": 80.0, "rho": 7.0, "max_steps": 64,
-                "budgets": sorted({1.0, budget})}
+                "budgets": trained}
     manifest = export_model(run, out, text, codec, name or out.name, mode, sampling, kind)
     size = sum(e["bytes"] for e in manifest["files"].values())
     print(f"wrote {out}: {len(manifest['files'])} files, {size / 1e6:.1f} MB, parity "

@@ -73,3 +73,20 @@ def test_a_missing_text_encoder_is_named(exported_root, tmp_path) -> None:
     shutil.rmtree(root / "text")
     with pytest.raises(ManifestError, match="text"):
         ServedModel.load(root / "base")
+
+
+def test_the_budgets_a_model_was_trained_for_reach_the_served_defaults(exported_root, tmp_path,
+                                                                       tmp_path_factory) -> None:
+    from engine.export.model import main
+    from tests.train import base_support
+
+    out = tmp_path / "presto"
+    main(base_support.base_run(tmp_path_factory), out, exported_root / "text",
+         exported_root / "codec", name="presto", mode="distilled", steps=4, guidance=1.0,
+         sampler="euler", budget=0.8, kind="presto-ls", budgets=[0.6, 0.7])
+    served = ServedModel.load(out, threads=1)
+    assert served.defaults.budgets == (0.6, 0.7, 0.8, 1.0) and served.defaults.budget == 0.8
+    with pytest.raises(SystemExit, match="budgets must be in"):
+        main(base_support.base_run(tmp_path_factory), tmp_path / "bad", exported_root / "text",
+             exported_root / "codec", name="bad", mode="distilled", steps=4, guidance=1.0,
+             sampler="euler", budget=0.8, kind="presto-ls", budgets=[1.5])
