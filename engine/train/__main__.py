@@ -121,6 +121,9 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
                    "discrete-time DMD on fixed sigma levels")
     p.add_argument("--cache", type=Path, default=None, help="latent cache (the teacher's)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    p.add_argument("--lr-gen", type=float, default=None, help="generator peak learning rate")
+    p.add_argument("--lr-fake", type=float, default=None,
+                   help="fake score (and discriminator) peak learning rate")
     p.add_argument("--guidance", type=float, default=None,
                    help="CFG weight of the real score (default: the preset's, 3)")
 
@@ -133,7 +136,7 @@ def presto_s(sub: argparse._SubParsersAction) -> None:
         from engine.train.presto_s import PrestoSRun, main
 
         main(PrestoSRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, None,
-                        a.ablation, a.cache, a.threads, a.guidance))
+                        a.ablation, a.cache, a.threads, a.guidance, a.lr_gen, a.lr_fake))
 
     p.set_defaults(func=run)
 
@@ -147,7 +150,7 @@ def presto_ls(sub: argparse._SubParsersAction) -> None:
         from engine.train.presto_s import PrestoSRun, main
 
         main(PrestoSRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, a.presto_l,
-                        a.ablation, a.cache, a.threads, a.guidance))
+                        a.ablation, a.cache, a.threads, a.guidance, a.lr_gen, a.lr_fake))
 
     p.set_defaults(func=run)
 

@@ -78,6 +78,8 @@ class PrestoSRun:
     cache: Path | None = None  # latent cache dir (default: the teacher's)
     threads: int | None = None  # torch threads (default: the preset's, else all cores)
     guidance: float | None = None  # the real score's CFG weight (default: the preset's)
+    lr_gen: float | None = None  # generator peak learning rate (default: the preset's)
+    lr_fake: float | None = None  # fake score + discriminator peak learning rate
 
 
 def generator_init(run: PrestoSRun, teacher: EDMPrecond, meta: dict
@@ -132,6 +134,10 @@ def main(run: PrestoSRun) -> Path:
         cfg = replace(cfg, steps=run.steps)
     if run.guidance is not None:
         cfg = replace(cfg, guidance=run.guidance)
+    if run.lr_gen is not None:
+        cfg = replace(cfg, lr_gen=run.lr_gen)
+    if run.lr_fake is not None:
+        cfg = replace(cfg, lr_fake=run.lr_fake)
     threads = run.threads or cfg.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
 
