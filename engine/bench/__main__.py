@@ -63,13 +63,15 @@ def presto_l(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--codec", type=Path, default=None, help="codec (default: the base run's)")
+    p.add_argument("--classifier", type=Path, default=Path("reports/quality/classifier"),
+                   help="the quality yardstick's classifier dir (FD classifier, family acc)")
 
     def run(a: argparse.Namespace) -> None:
         from engine.bench.presto_l import PrestoLBench, main
 
         main(PrestoLBench(a.base, a.presto_l, a.ase, tuple(a.budgets), a.steps, a.clips,
                           a.seconds, a.sampler, a.guidance, a.engine, a.out, a.threads, a.seed,
-                          a.codec))
+                          a.codec, a.classifier))
 
     p.set_defaults(func=run)
 

@@ -31,7 +31,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ import torch
 
 from engine.bench.adherence import estimate_tempo, tempo_adherence
 from engine.bench.fd import frechet_distance_of, latent_embedding, logmel_embedding
+from engine.bench.quality.embed import Classifier
 from engine.edm import SAMPLERS, classifier_free_guidance, karras_sigmas
 from engine.edm.precond import EDMPrecond
 from engine.latent_codec import load_latent_codec, read_audio
@@ -70,6 +71,9 @@ class PrestoLBench:
     threads: int = 2
     seed: int = 0
     codec: Path | None = None  # default: the base run's codec
+    # The quality yardstick's attribute classifier (engine.bench.quality): FD on its
+    # features and instrument-family adherence as extra columns; None leaves them out.
+    classifier: Path | None = Path("reports/quality/classifier")
 
 
 @dataclass
@@ -112,19 +116,21 @@ class HeldOut:
     audio: list[np.ndarray]  # N x (channels, samples) real audio, `frames` latents long
     bpm: list[float]  # N asked tempi (0 where unknown)
     captions: list[str]
+    rows: list[dict] = field(default_factory=list)  # N metadata rows (families for adherence)
+    features: np.ndarray | None = None  # (N, F) classifier features of the real audio
 
 
 def held_out(model: Model, codec, frames: int, clips: int) -> HeldOut:  # noqa: ANN001
     """The first `clips` valid clips with at least `frames` frames (else the longest ones)."""
     cache = open_latent_cache(Path(model.meta["cache"]))
     data = Path(model.meta["data"])
-    tempo = {}
+    rows = {}
     meta_path = data / "metadata.jsonl"
     if meta_path.exists():
         for line in meta_path.read_text().splitlines():
             if line.strip():
                 row = json.loads(line)
-                tempo[row["path"]] = float(row.get("tempo_bpm") or 0.0)
+                rows[row["path"]] = row
     ids = cache.splits["valid"] if len(cache.splits["valid"]) else cache.splits["train"]
     ids = sorted(ids, key=lambda i: (cache.frames[i] < frames, i))[:clips]
     out = HeldOut(cache.text[ids], [], [], [], [])
@@ -134,8 +140,10 @@ def held_out(model: Model, codec, frames: int, clips: int) -> HeldOut:  # noqa: 
         out.latents.append(cache.window(i, 0, t))
         audio = read_audio(data / clip["path"], codec.sample_rate, codec.channels)
         out.audio.append(audio[:, : t * codec.samples_per_latent])
-        out.bpm.append(tempo.get(clip["path"], 0.0))
+        row = rows.get(clip["path"], {})
+        out.bpm.append(float(row.get("tempo_bpm") or 0.0))
         out.captions.append(clip["caption"])
+        out.rows.append(row)
     return out
 
 
@@ -209,14 +217,25 @@ def generate_clip(net: Callable[..., np.ndarray], null: np.ndarray, text: np.nda
 
 
 def score(latents: list[np.ndarray], audio: list[np.ndarray], real: HeldOut,
-          sample_rate: int) -> dict[str, float]:
-    """FD (log-mel and latent) of generated clips against the held-out set, and tempo."""
+          sample_rate: int, classifier: Classifier | None = None) -> dict[str, float]:
+    """FD (log-mel and latent) of generated clips against the held-out set, and tempo;
+    with the yardstick's classifier also FD on its features and family adherence."""
     fd_mel = frechet_distance_of(np.stack([logmel_embedding(a, sample_rate) for a in audio]),
                                  np.stack([logmel_embedding(a, sample_rate) for a in real.audio]))
     fd_lat = frechet_distance_of(np.stack([latent_embedding(z) for z in latents]),
                                  np.stack([latent_embedding(z) for z in real.latents]))
     tempo = tempo_adherence([estimate_tempo(a, sample_rate) for a in audio], real.bpm)
-    return {"fd_logmel": fd_mel, "fd_latent": fd_lat, **tempo}
+    out = {"fd_logmel": fd_mel, "fd_latent": fd_lat, **tempo}
+    if classifier is not None:
+        got = classifier.measure(audio, sample_rate)
+        if real.features is None:
+            real.features = classifier.measure(real.audio, sample_rate).features
+        asked = [classifier.attributes.family_ids(row) for row in real.rows]
+        picked = got.probs["family"].argmax(axis=1)
+        hits = [int(p in ids) for p, ids in zip(picked, asked, strict=True) if ids]
+        out["fd_classifier"] = frechet_distance_of(got.features, real.features)
+        out["family_acc"] = float(np.mean(hits)) if hits else float("nan")
+    return out
 
 
 def main(bench: PrestoLBench) -> dict:
@@ -248,8 +267,9 @@ def main(bench: PrestoLBench) -> dict:
     channels = models["base"].cfg.dit.latent_channels
 
     recon = [codec.decode(z)[:, : frames * codec.samples_per_latent] for z in real.latents]
+    classifier = Classifier(bench.classifier) if bench.classifier is not None else None
     reference = {"method": "codec reconstruction of the real clips", **score(
-        [z[:, :frames] for z in real.latents], recon, real, codec.sample_rate)}
+        [z[:, :frames] for z in real.latents], recon, real, codec.sample_rate, classifier)}
     nets, nulls = {}, {}
     for name, m in models.items():
         if bench.engine == "onnx":
@@ -287,7 +307,7 @@ def main(bench: PrestoLBench) -> dict:
                    "x_realtime": seconds / wall, "blocks_mean": float(np.mean(ks)),
                    "block_fraction": float(np.mean(ks)) / depth,
                    "gflops_per_clip": flops / 1e9, "evals_per_clip": len(ks) / len(real.text),
-                   **score(r["latents"], r["audio"], real, codec.sample_rate)}
+                   **score(r["latents"], r["audio"], real, codec.sample_rate, classifier)}
             rows.append(row)
             print(f"{name:>9} b={budget:<5g} {row['ms_per_clip']:9.1f} ms/clip "
                   f"k/depth={row['block_fraction']:.3f} FD={row['fd_logmel']:.3f}")
@@ -312,15 +332,16 @@ def markdown(result: dict) -> str:
         f"{c['engine']}, {c['threads']} threads)",
         "",
         "| budget | method | ms per clip | x realtime | blocks run (of depth) | GFLOPs per clip "
-        "| FD log-mel | FD latent | tempo acc | tempo err (oct) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| FD log-mel | FD latent | tempo acc | tempo err (oct) | FD classifier | family acc |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(result["rows"], key=lambda r: (-r["budget"], METHODS.index(r["method"]))):
         lines.append(
             f"| {r['budget']:g} | {LABELS[r['method']]} | {r['ms_per_clip']:.0f} | "
             f"{r['x_realtime']:.2f} | {r['block_fraction'] * c['depth']:.2f} "
             f"({r['block_fraction']:.0%}) | {r['gflops_per_clip']:.3g} | {r['fd_logmel']:.3f} | "
-            f"{r['fd_latent']:.3f} | {r['tempo_acc']:.2f} | {r['tempo_err']:.3f} |")
+            f"{r['fd_latent']:.3f} | {r['tempo_acc']:.2f} | {r['tempo_err']:.3f} | "
+            f"{_opt(r, 'fd_classifier', '.1f')} | {_opt(r, 'family_acc', '.2f')} |")
     ref = result["reference"]
     lines += ["", f"Reference, {ref['method']}: FD log-mel {ref['fd_logmel']:.3f}, FD latent "
               f"{ref['fd_latent']:.3f} (0 by construction), tempo acc {ref['tempo_acc']:.2f}.", "",
@@ -328,8 +349,17 @@ def markdown(result: dict) -> str:
               "over time of 64 log-mel bands; of the codec latent channels) of generated vs "
               "held-out real clips; lower is better; comparable only at equal clip counts. "
               "Tempo: librosa beat tracking vs the prompt's BPM, octave errors forgiven, 8% "
-              "tolerance. Wall time: sampling only (no decode), median per clip.", ""]
+              "tolerance. Wall time: sampling only (no decode), median per clip. FD classifier "
+              "and family acc: the quality yardstick's attribute classifier (its penultimate "
+              "features; the share of clips whose predicted family is one the prompt's clip "
+              f"has); codec reconstruction: {_opt(ref, 'fd_classifier', '.1f')} / "
+              f"{_opt(ref, 'family_acc', '.2f')}.", ""]
     return "\n".join(lines)
+
+
+def _opt(row: dict, key: str, spec: str) -> str:
+    """row[key] formatted, or an en dash where the bench ran without the classifier."""
+    return format(row[key], spec) if key in row else "\u2013"
 
 
 def plot(result: dict, path: Path) -> None:
