@@ -109,8 +109,10 @@ class PrestoSConfig:
     # Adam peak learning rates; warm-up, then cosine to lr * lr_final. Half the teacher's
     # peak: on a toy teacher (width 64) 1/2 of its LR distilled well in 300 updates, 1/10
     # hardly moved the generator (docs/presto_s.md)
-    lr_gen: float = 1.5e-4
-    lr_fake: float = 1.5e-4
+    # Real-scale runs (docs/presto_s.md): 1.5e-4 wrecked the generator within a few hundred
+    # batch-4 updates; 1e-5 improved the yardstick's FD within 89. DMD2 used 2e-6.
+    lr_gen: float = 1e-5
+    lr_fake: float = 5e-5
     warmup: int = 20
     lr_final: float = 0.5
     betas: tuple[float, float] = (0.5, 0.99)  # low beta1: the critic moves under the generator
@@ -185,9 +187,8 @@ def ablation(cfg: PrestoSConfig, name: str | None) -> PrestoSConfig:
 
 
 PRESETS: dict[str, PrestoSConfig] = {
-    # ~75 minutes on one CPU thread (measured ~9 s per generator update with its 5
-    # fake-score updates at batch 4 x 8 s on this shared machine; docs/presto_s.md),
-    # resumable across sessions.
+    # ~35-55 minutes on one CPU thread (4-6.5 s per generator update with its 5 fake-score
+    # updates at batch 4 x 8 s, beside other training; docs/presto_s.md), resumable.
     "tiny": PrestoSConfig(),
     # Seconds-long smoke preset for tests.
     "micro": PrestoSConfig(
