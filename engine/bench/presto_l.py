@@ -258,7 +258,11 @@ def main(bench: PrestoLBench) -> dict:
     codec = load_latent_codec(bench.codec or models["base"].meta["codec"])
     rate = codec.sample_rate / codec.samples_per_latent
     frames = min(math.ceil(bench.seconds * rate), models["base"].cfg.window_frames + 4)
-    real = held_out(models["base"], codec, frames, bench.clips)
+    # A teacher rebuilt by `engine.train import-base` records no cache: the students do.
+    with_cache = next((m for m in models.values() if m.meta.get("cache")), None)
+    if with_cache is None:
+        raise SystemExit("none of the runs records a latent cache (held-out clips come from it)")
+    real = held_out(with_cache, codec, frames, bench.clips)
     frames = min(z.shape[1] for z in real.latents)
     seconds = frames / rate
     tokens = math.ceil(frames / models["base"].cfg.dit.patch)
