@@ -23,9 +23,11 @@ import torch
 from onnx import numpy_helper
 
 from engine.edm.precond import EDMPrecond
+from engine.export.model import check_parity
 from engine.manifest import ManifestError, load_manifest
 from engine.model.config import DiTConfig
 from engine.model.dit import DiT
+from engine.model.layer_schedule import LayerSchedule
 from engine.train.base_config import get_preset
 from engine.train.checkpoint import save_atomic, write_json_atomic
 
@@ -66,26 +68,6 @@ def exported_state_dict(model_dir: Path, cfg: DiTConfig) -> dict[str, torch.Tens
     return {k: torch.from_numpy(np.array(found[k], dtype=np.float32)) for k in expected}
 
 
-def onnx_parity(model_dir: Path, model: EDMPrecond, frames: int = 86, seed: int = 0) -> float:
-    """Max |D_torch - D_onnx| of the preconditioned denoiser at one random input, full depth."""
-    from engine.model.runner import SplitDenoiser
-
-    cfg = model.net.cfg
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((1, cfg.latent_channels, frames)).astype(np.float32) * 2.0
-    sigma = np.array([2.0], np.float32)
-    text = rng.standard_normal((1, cfg.text_dim)).astype(np.float32) * 0.05
-    budget = np.ones(1, np.float32)
-    known = np.zeros_like(x)
-    mask = np.zeros((1, 1, frames), np.float32)
-    got = SplitDenoiser(model_dir, threads=1)(x, sigma, text, budget, known, mask)
-    t = {k: torch.from_numpy(v) for k, v in
-         dict(text_emb=text, budget=budget, known=known, mask=mask).items()}
-    with torch.no_grad():
-        want = model(torch.from_numpy(x), torch.from_numpy(sigma), **t)
-    return float(np.abs(got - want.numpy()).max())
-
-
 def import_base(model_dir: Path, out: Path, preset: str = "tiny", tolerance: float = 1e-3
                 ) -> Path:
     """Write out/checkpoint.pt, a base run holding the exported model's weights. Returns it."""
@@ -105,7 +87,7 @@ def import_base(model_dir: Path, out: Path, preset: str = "tiny", tolerance: flo
     except ValueError as err:
         raise SystemExit(str(err)) from None
     model.eval()
-    error = onnx_parity(model_dir, model)
+    error = check_parity(model, model_dir, LayerSchedule(**manifest["layer_schedule"]))
     if error > tolerance:
         raise SystemExit(f"{model_dir}: rebuilt network differs from its ONNX graphs by "
                          f"{error:.2e} (> {tolerance}); the export and the code disagree")

@@ -25,25 +25,3 @@ def jack():
                     "JACK server with the dummy backend")
     with dummy_jack(PERIOD) as name:
         yield name
-
-
-@pytest.fixture(scope="session")
-def exported_root(tmp_path_factory):
-    """The real micro exported model (tests/runtime/support.py), built once per session;
-    PRESTO_TEST_EXPORTED=DIR reuses one built earlier."""
-    import os
-    from pathlib import Path
-
-    from tests.runtime import support
-
-    prebuilt = os.environ.get("PRESTO_TEST_EXPORTED")
-    if prebuilt:
-        return Path(prebuilt)
-    return support.exported_root(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def served(exported_root):
-    from engine.runtime.model import ServedModel
-
-    return ServedModel.load(exported_root / "base", threads=1)

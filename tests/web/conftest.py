@@ -7,23 +7,11 @@ of the ~40 s build (tests/runtime/support.py). Without Debian's chromium
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from tests.runtime import support as runtime_support
 from tests.web.support import CHROMIUM, EngineProcess, free_port, launch_chromium
 
 HOP = ["--hop", "0.2"]  # the micro model's window is 1.1 s: the hop must be short
-
-
-@pytest.fixture(scope="session")
-def exported_root(tmp_path_factory) -> Path:
-    prebuilt = os.environ.get("PRESTO_TEST_EXPORTED")
-    if prebuilt:
-        return Path(prebuilt)
-    return runtime_support.exported_root(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")  # not session: playwright's sync API holds an event loop,
