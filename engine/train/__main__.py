@@ -126,6 +126,24 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
                    help="fake score (and discriminator) peak learning rate")
     p.add_argument("--guidance", type=float, default=None,
                    help="CFG weight of the real score (default: the preset's, 3)")
+    p.add_argument("--classifier", type=Path, default=None,
+                   help="quality-bench classifier dir for FD on decoded audio along training "
+                   "(default: reports/quality/classifier)")
+    p.add_argument("--codec", type=Path, default=None,
+                   help="exported codec that decodes samples for that FD (default: the "
+                   "teacher's)")
+    p.add_argument("--no-audio-fd", action="store_true",
+                   help="measure FD along training on latent statistics only")
+
+
+def presto_s_run(a: argparse.Namespace, presto_l: Path | None):
+    """The PrestoSRun that the presto-s / presto-ls command lines describe."""
+    from engine.train.presto_s import DEFAULT_CLASSIFIER, PrestoSRun
+
+    classifier = None if a.no_audio_fd else (a.classifier or DEFAULT_CLASSIFIER)
+    return PrestoSRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, presto_l,
+                      a.ablation, a.cache, a.threads, a.guidance, a.lr_gen, a.lr_fake,
+                      classifier, a.codec)
 
 
 def presto_s(sub: argparse._SubParsersAction) -> None:
@@ -133,10 +151,9 @@ def presto_s(sub: argparse._SubParsersAction) -> None:
     presto_s_args(p)
 
     def run(a: argparse.Namespace) -> None:
-        from engine.train.presto_s import PrestoSRun, main
+        from engine.train.presto_s import main
 
-        main(PrestoSRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, None,
-                        a.ablation, a.cache, a.threads, a.guidance, a.lr_gen, a.lr_fake))
+        main(presto_s_run(a, None))
 
     p.set_defaults(func=run)
 
@@ -147,10 +164,9 @@ def presto_ls(sub: argparse._SubParsersAction) -> None:
     presto_s_args(p)
 
     def run(a: argparse.Namespace) -> None:
-        from engine.train.presto_s import PrestoSRun, main
+        from engine.train.presto_s import main
 
-        main(PrestoSRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, a.presto_l,
-                        a.ablation, a.cache, a.threads, a.guidance, a.lr_gen, a.lr_fake))
+        main(presto_s_run(a, a.presto_l))
 
     p.set_defaults(func=run)
 

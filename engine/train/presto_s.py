@@ -57,11 +57,12 @@ from engine.train.checkpoint import (
 from engine.train.latent_cache import LatentCache, open_latent_cache
 from engine.train.presto_l import load_teacher
 from engine.train.presto_s_config import PrestoSConfig, ablation, get_preset
-from engine.train.presto_s_eval import FDProbe, plot_fd
+from engine.train.presto_s_eval import AudioFD, FDProbe, plot_fd
 from engine.train.presto_s_parts import DiscriminatorHead
 from engine.train.presto_s_steps import Batch, Networks, fake_update, generator_update
 from engine.train.teacher import latent_cache_dir
 
+DEFAULT_CLASSIFIER = Path(__file__).resolve().parents[2] / "reports" / "quality" / "classifier"
 LOSS_KEYS = ["dmd", "gen_gan", "fake", "disc", "d_real", "d_fake", "grad_gen", "lr"]
 
 
@@ -80,6 +81,10 @@ class PrestoSRun:
     guidance: float | None = None  # the real score's CFG weight (default: the preset's)
     lr_gen: float | None = None  # generator peak learning rate (default: the preset's)
     lr_fake: float | None = None  # fake score + discriminator peak learning rate
+    # the quality bench's classifier for FD on decoded audio along training (None: off)
+    classifier: Path | None = DEFAULT_CLASSIFIER
+    # exported codec that decodes samples for it (default: the teacher's, if exported)
+    codec: Path | None = None
 
 
 def generator_init(run: PrestoSRun, teacher: EDMPrecond, meta: dict
@@ -187,7 +192,11 @@ def main(run: PrestoSRun) -> Path:
         raise SystemExit(f"no latent cache in {cache_dir}: pass --cache with the teacher's "
                          "latent cache (RUN/latents of the base run)")
     cache = open_latent_cache(cache_dir)
-    probe = FDProbe.build(cache, cfg.fd_clips, cfg.window_frames, dit.patch)
+    audio, why = AudioFD.open(run.codec or meta.get("codec"),
+                                     run.classifier) if cfg.fd_audio else (None, "")
+    if cfg.fd_audio and audio is None:
+        print(f"classifier FD along training is off: {why}")
+    probe = FDProbe.build(cache, cfg.fd_clips, cfg.window_frames, dit.patch, audio=audio)
     budgets = (1.0, cfg.b_min) if layered else (1.0,)
     kind = "presto-ls" if layered else "presto-s"
     info = {"kind": kind, "teacher": str(Path(run.teacher).resolve()),
@@ -209,6 +218,15 @@ def main(run: PrestoSRun) -> Path:
                      "sigma_data": sd, "reference_fd": reference, **info}, ckpt_path)
         plot_losses(log_path, run.out / "losses.png", LOSS_KEYS)
         plot_fd(fd_path, run.out / "fd.png", reference)
+
+    def snapshot() -> None:
+        """The EMA generator alone, exportable like the run (engine.export model --run DIR)."""
+        (run.out / "snapshots" / f"step-{step:06d}").mkdir(parents=True, exist_ok=True)
+        save_atomic({"train_config": train.to_dict(), "presto_s": cfg.to_dict(),
+                     **({"schedule": schedule.to_dict()} if layered else {}),
+                     "ema": ema.net.state_dict(), "step": step, "wall_s": wall,
+                     "sigma_data": sd, "reference_fd": reference, **info},
+                    run.out / "snapshots" / f"step-{step:06d}" / "checkpoint.pt")
 
     def measure_fd() -> None:
         row = {"step": step, "wall_s": round(wall, 1),
@@ -253,6 +271,8 @@ def main(run: PrestoSRun) -> Path:
                 t_log, acc = now, []
             if step % cfg.fd_every == 0 or done >= 1.0:
                 measure_fd()
+            if cfg.snapshot_every and (step % cfg.snapshot_every == 0 or done >= 1.0):
+                snapshot()
             if time.monotonic() - last_ckpt > cfg.ckpt_minutes * 60:
                 checkpoint()
                 last_ckpt = time.monotonic()

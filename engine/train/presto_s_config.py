@@ -120,10 +120,16 @@ class PrestoSConfig:
     grad_clip: float = 1.0  # max global gradient norm, generator and fake score alike
     ema_decay: float = 0.995  # generator EMA (half-life ~140 updates): what is exported
     # --- FD along training (EMA generator, fixed valid windows and seeds) ---
-    fd_every: int = 100  # generator updates between FD measurements
-    fd_clips: int = 16  # valid windows (and as many generated clips per step count)
+    fd_every: int = 50  # generator updates between FD measurements
+    fd_clips: int = 32  # valid windows (and as many generated clips per step count)
     fd_steps: tuple[int, ...] = (1, 2, 4, 8)  # sampling step counts measured
     reference_steps: int = 32  # the teacher's reference: DPM-Solver++(2M) with guidance
+    # also FD on the quality classifier's features of codec-decoded samples ("cfd_n"):
+    # latent statistics are blind to the blur an over-pushed generator produces
+    fd_audio: bool = True
+    # EMA-only snapshots (RUN/snapshots/step-N/checkpoint.pt, exportable) every this many
+    # updates, so the best point of a run that later drifts can be exported; 0 = none
+    snapshot_every: int = 100
     # --- bookkeeping ---
     ckpt_minutes: float = 5.0  # checkpoint interval (wall clock)
     log_every: int = 10  # generator updates between JSONL log lines
@@ -147,6 +153,8 @@ class PrestoSConfig:
             raise ValueError("guidance and GAN weights must be >= 0")
         if not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        if self.snapshot_every < 0:
+            raise ValueError(f"snapshot_every must be >= 0, got {self.snapshot_every}")
         if not self.fd_steps or min(self.fd_steps) < 1:
             raise ValueError("fd_steps must be step counts >= 1")
         if self.ablation is not None and self.ablation not in ABLATIONS:
@@ -193,7 +201,7 @@ PRESETS: dict[str, PrestoSConfig] = {
     # Seconds-long smoke preset for tests.
     "micro": PrestoSConfig(
         window_frames=16, batch=2, fake_updates=2, steps=3, warmup=1, disc_hidden=8,
-        fd_every=2, fd_clips=2, reference_steps=4, log_every=1, ema_decay=0.9,
+        fd_every=2, fd_clips=2, reference_steps=4, log_every=1, ema_decay=0.9, snapshot_every=2,
     ),
 }
 

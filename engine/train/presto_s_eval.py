@@ -1,8 +1,8 @@
 """FD along Presto-S training: the EMA generator at 1/2/4/8 steps against held-out latents.
 
-    probe = FDProbe.build(cache, clips=16, frames=344, patch=2)
+    probe = FDProbe.build(cache, clips=16, frames=344, patch=2, audio=AudioFD.open(codec, clf))
     row = probe.generator_row(ema, steps=(1, 2, 4, 8), budgets=(1.0,), schedule)  # {"fd_4": ..}
-    ref = probe.teacher_fd(teacher, guidance=3.0, steps=32)   # DPM-Solver++(2M) with CFG
+    ref = probe.teacher_fd(teacher, guidance=3.0, steps=32)   # {"fd": .., "cfd": ..}
 
 Frechet distance on the codec-latent statistics embedding (engine.bench.fd.latent_embedding:
 mean and std over time per latent channel) of generated windows against the same number
@@ -10,6 +10,12 @@ of fixed valid windows (the split no model trains on), with fixed prompts and fi
 numbers are comparable across steps of one run and across runs on the same cache. With
 few clips the covariances are rank-deficient and FD carries a sample-size bias, so the
 teacher's figure measured the same way is the yardstick, not zero.
+
+Latent statistics are blind to blur (a generator that averages modes keeps per-channel
+means and spreads), which is exactly how an over-pushed DMD generator fails. With an
+AudioFD the probe also decodes every sample with the codec and measures FD on the
+quality bench's classifier features ("cfd_n"), against the codec's own decoding of the
+same valid windows: the figure the quality bench reports, minus the codec's share.
 """
 
 from __future__ import annotations
@@ -34,27 +40,79 @@ from engine.train.presto_s_parts import guided_teacher, sampling_sigmas
 from engine.train.presto_s_steps import few_step_sample
 
 
+class AudioFD:
+    """FD on the quality classifier's features of codec-decoded latents (onnxruntime, CPU).
+
+    audio = AudioFD.open(codec_dir, classifier_dir)   # None (with the reason) if unusable
+    audio.set_reference(real_latents)                 # (N, C, T) normalised latents
+    audio.fd(generated_latents)                       # float
+    """
+
+    def __init__(self, codec_dir: Path, classifier_dir: Path) -> None:
+        from engine.bench.quality.embed import Classifier
+        from engine.codec.runtime import CodecRuntime
+
+        self.codec = CodecRuntime(codec_dir, device="cpu", threads=1)
+        self.classifier = Classifier(classifier_dir, threads=1)
+        self.reference: np.ndarray | None = None  # (N, F) features of the real windows
+
+    @classmethod
+    def open(cls, codec_dir: Path | str | None, classifier_dir: Path | str | None
+             ) -> tuple[AudioFD | None, str]:
+        """(AudioFD, "") or (None, why not): a missing codec or classifier turns it off."""
+        if codec_dir is None or classifier_dir is None:
+            return None, "no codec or classifier given"
+        try:
+            return cls(Path(codec_dir), Path(classifier_dir)), ""
+        except (OSError, ValueError, KeyError) as e:
+            return None, str(e)
+
+    def features(self, latents: np.ndarray) -> np.ndarray:
+        """latents (N, C, T) normalised -> classifier features (N, F) of their decoded audio."""
+        raw = self.codec.denormalize(np.asarray(latents, dtype=np.float32))
+        audio = self.codec.decode(raw)  # (N, channels, samples)
+        return self.classifier.measure(list(audio), self.codec.cfg.sample_rate).features
+
+    def set_reference(self, real: np.ndarray) -> None:
+        self.reference = self.features(real)
+
+    def fd(self, generated: np.ndarray) -> float:
+        if self.reference is None:
+            raise RuntimeError("AudioFD.set_reference must run first")
+        return round(frechet_distance_of(self.features(generated), self.reference), 3)
+
+
 @dataclass
 class FDProbe:
     real: np.ndarray  # (N, C, T) valid latents
     text: torch.Tensor  # (N, 384) their caption embeddings (the prompts generated for)
     noise: torch.Tensor  # (N, C, T) fixed unit noise
     seed: int = 1234
+    audio: AudioFD | None = None  # classifier FD on decoded audio as well ("cfd_n")
 
     @classmethod
     def build(cls, cache: LatentCache, clips: int, frames: int, patch: int,
-              seed: int = 1234) -> FDProbe:
+              seed: int = 1234, audio: AudioFD | None = None) -> FDProbe:
         split = "valid" if len(cache.splits["valid"]) else "train"
         real, text = cache.fixed_windows(split, clips, frames, patch)
         gen = torch.Generator().manual_seed(seed)
         noise = torch.randn(real.shape, generator=gen)
-        return cls(real, torch.from_numpy(text), noise, seed)
+        if audio is not None:
+            audio.set_reference(real)
+        return cls(real, torch.from_numpy(text), noise, seed, audio)
 
     def fd(self, generated: torch.Tensor) -> float:
         """FD of generated latents (N, C, T) against the real windows."""
         fake = np.stack([latent_embedding(z) for z in generated.numpy()])
         return round(frechet_distance_of(fake, np.stack([latent_embedding(z) for z in self.real])),
                      5)
+
+    def measures(self, generated: torch.Tensor, suffix: str) -> dict[str, float]:
+        """{"fd" + suffix: latent FD, "cfd" + suffix: classifier FD (with an AudioFD)}."""
+        row = {f"fd{suffix}": self.fd(generated)}
+        if self.audio is not None:
+            row[f"cfd{suffix}"] = self.audio.fd(generated.numpy())
+        return row
 
     def context(self) -> tuple[torch.Tensor, torch.Tensor]:
         """No known frames: known (N, C, T) and mask (N, 1, T) zeros."""
@@ -64,8 +122,9 @@ class FDProbe:
     def generator_row(self, generator: EDMPrecond, steps: Sequence[int],
                       budgets: Sequence[float], schedule: LayerSchedule,
                       sampling: NoiseDist = INFERENCE) -> dict[str, float]:
-        """{"fd_n": ...} per step count n at budget 1 ("fd_n_bB" at other budgets), sampling
-        on the Karras schedule of `sampling`'s range (the generator's input distribution)."""
+        """{"fd_n": ...} per step count n at budget 1 ("fd_n_bB" at other budgets; "cfd_..."
+        alike with an AudioFD), sampling on the Karras schedule of `sampling`'s range (the
+        generator's input distribution)."""
         was_training = generator.training
         generator.eval()
         known, mask = self.context()
@@ -75,14 +134,14 @@ class FDProbe:
                 gen = torch.Generator().manual_seed(self.seed + n)
                 x = few_step_sample(generator, self.noise, sampling_sigmas(sampling, n),
                                     self.text, known, mask, gen, budget, schedule)
-                key = f"fd_{n}" if budget == 1.0 else f"fd_{n}_b{budget:g}"
-                row[key] = self.fd(x)
+                row.update(self.measures(x, f"_{n}" if budget == 1.0 else f"_{n}_b{budget:g}"))
         generator.train(was_training)
         return row
 
     @torch.no_grad()
-    def teacher_fd(self, teacher: EDMPrecond, guidance: float, steps: int) -> float:
-        """FD of the teacher's DPM-Solver++(2M) samples with CFG: the reference line."""
+    def teacher_fd(self, teacher: EDMPrecond, guidance: float, steps: int) -> dict[str, float]:
+        """{"fd": .., "cfd": ..} of the teacher's DPM-Solver++(2M) samples with CFG: the
+        reference lines."""
         known, mask = self.context()
         n = self.noise.shape[0]
 
@@ -91,11 +150,21 @@ class FDProbe:
                                   guidance)
 
         sigmas = karras_sigmas(steps)
-        return self.fd(sample_dpmpp_2m(denoise, self.noise * float(sigmas[0]), sigmas))
+        return self.measures(sample_dpmpp_2m(denoise, self.noise * float(sigmas[0]), sigmas), "")
 
 
-def plot_fd(log_path: Path, png_path: Path, reference: float | None) -> None:
-    """FD against generator updates, one line per step count; the teacher as a dashed line."""
+def reference_lines(reference: dict | float | None) -> dict[str, float]:
+    """The teacher's reference as {"fd": .., "cfd": ..} (older runs stored one float)."""
+    if reference is None:
+        return {}
+    if isinstance(reference, dict):
+        return {k: float(v) for k, v in reference.items() if v is not None}
+    return {"fd": float(reference)}
+
+
+def plot_fd(log_path: Path, png_path: Path, reference: dict | float | None) -> None:
+    """FD against generator updates, one line per step count, one panel per yardstick
+    (latent statistics; classifier features when measured); the teacher dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -104,17 +173,22 @@ def plot_fd(log_path: Path, png_path: Path, reference: float | None) -> None:
     rows = read_log(log_path)
     if not rows:
         return
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    lines = reference_lines(reference)
+    panels = [p for p in ("fd", "cfd") if any(k.startswith(p + "_") for k in rows[-1])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 3.8), squeeze=False)
     steps = [r["step"] for r in rows]
-    for key in [k for k in rows[-1] if k.startswith("fd_")]:
-        ax.plot(steps, [r.get(key, np.nan) for r in rows], marker=".", lw=1,
-                label=key[3:].replace("_b", " steps, b=") + ("" if "_b" in key else " steps"))
-    if reference is not None:
-        ax.axhline(reference, color="k", ls="--", lw=1, label="teacher (DPM++ 2M, CFG)")
-    ax.set_xlabel("generator update")
-    ax.set_ylabel("FD, latent statistics (valid)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    titles = {"fd": "FD, latent statistics (valid)", "cfd": "FD, classifier on decoded audio"}
+    for ax, panel in zip(axes[0], panels, strict=True):
+        for key in [k for k in rows[-1] if k.startswith(panel + "_")]:
+            name = key[len(panel) + 1:]
+            ax.plot(steps, [r.get(key, np.nan) for r in rows], marker=".", lw=1,
+                    label=name.replace("_b", " steps, b=") + ("" if "_b" in name else " steps"))
+        if panel in lines:
+            ax.axhline(lines[panel], color="k", ls="--", lw=1, label="teacher (DPM++ 2M, CFG)")
+        ax.set_xlabel("generator update")
+        ax.set_ylabel(titles[panel])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     tmp = png_path.with_name(png_path.stem + ".tmp.png")
     fig.savefig(tmp, dpi=90)

@@ -23,8 +23,12 @@ def presto_s_run(tmp_factory) -> Path:
     if "presto-s" not in _cache:
         from engine.train.presto_s import PrestoSRun, main
 
+        from tests.codec import support as codec_support
+
         out = tmp_factory.mktemp("presto_s")
-        _cache["presto-s"] = main(PrestoSRun(teacher_run(tmp_factory), out, "micro", threads=1))
+        # the teacher's codec is a training run: FD on decoded audio needs its export
+        _cache["presto-s"] = main(PrestoSRun(teacher_run(tmp_factory), out, "micro", threads=1,
+                                             codec=codec_support.exported_model(tmp_factory)))
     return _cache["presto-s"]
 
 

@@ -101,11 +101,15 @@ def test_run_writes_checkpoint_logs_plots_and_fd(run: Path) -> None:
     fd = rows(run / "fd.jsonl")
     assert [r["step"] for r in fd] == [0, 2, 3]
     assert all(set(r) >= {"fd_1", "fd_2", "fd_4", "fd_8"} for r in fd)
+    # the real codec and the quality classifier measure decoded samples along training too
+    assert all(set(r) >= {"cfd_1", "cfd_2", "cfd_4", "cfd_8"} for r in fd)
+    assert all(math.isfinite(r[k]) and r[k] >= 0 for r in fd for k in r if k.startswith("cfd"))
     state = torch.load(run / "checkpoint.pt", weights_only=False)
     assert state["step"] == 3 and state["kind"] == "presto-s" and "schedule" not in state
     assert set(state) >= {"train_config", "ema", "sigma_data", "codec_stats", "fake", "head",
                           "optimizer", "optimizer_fake", "torch_rng"}
-    assert math.isfinite(state["reference_fd"])
+    assert math.isfinite(state["reference_fd"]["fd"]) and math.isfinite(
+        state["reference_fd"]["cfd"])
     cfg = PrestoSConfig.from_dict(state["presto_s"])
     assert cfg.noise_dmd.kind == "lognormal" and cfg.noise_dmd.p_mean is not None
 
@@ -119,6 +123,22 @@ def test_checkpoint_is_a_base_model_whose_generator_left_the_teacher(run, teache
     state = torch.load(run / "checkpoint.pt", weights_only=False)
     for key in ("model", "fake"):
         assert any(not torch.equal(state[key][k], v) for k, v in base.net.state_dict().items())
+
+
+def test_snapshots_hold_the_ema_generator_along_training_and_export(run, tmp_path_factory
+                                                                    ) -> None:
+    from engine.export.model import load_run
+
+    snaps = sorted(p.name for p in (run / "snapshots").iterdir())
+    assert snaps == ["step-000002", "step-000003"]  # every 2 updates (micro) and the last
+    final = torch.load(run / "checkpoint.pt", weights_only=False)
+    last = torch.load(run / "snapshots" / "step-000003" / "checkpoint.pt", weights_only=False)
+    assert last["step"] == 3 and "optimizer" not in last and "fake" not in last
+    assert all(torch.equal(v, final["ema"][k]) for k, v in last["ema"].items())
+    earlier = torch.load(run / "snapshots" / "step-000002" / "checkpoint.pt", weights_only=False)
+    assert any(not torch.equal(v, last["ema"][k]) for k, v in earlier["ema"].items())
+    model, info, _ = load_run(run / "snapshots" / "step-000002")  # what engine.export reads
+    assert info["steps"] == 2 and model.net.cfg == load_run(run)[0].net.cfg
 
 
 def test_resume_after_a_crash_reaches_the_state_of_an_uninterrupted_run(
