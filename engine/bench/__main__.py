@@ -96,13 +96,16 @@ def presto_s(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--models", type=Path, default=None,
                    help="where the exported models live (default OUT/models; reused if current)")
+    p.add_argument("--classifier", type=Path, default=Path("reports/quality/classifier"),
+                   help="the quality yardstick's classifier dir (FD classifier, family acc)")
 
     def run(a: argparse.Namespace) -> None:
         from engine.bench.presto_s import PrestoSBench, main
 
         main(PrestoSBench(a.base, tuple(a.presto_s), a.text, a.codec, tuple(a.steps),
                           tuple(a.budgets), a.base_steps, "dpmpp_2m", a.guidance, a.clips,
-                          a.seconds, a.diversity_seeds, a.out, a.threads, a.seed, a.models))
+                          a.seconds, a.diversity_seeds, a.out, a.threads, a.seed, a.models,
+                          a.classifier))
 
     p.set_defaults(func=run)
 

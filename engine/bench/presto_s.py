@@ -16,14 +16,17 @@ one process, round-robin over clips so that machine load hits all alike:
 - wall time per clip (sampling only; the codec decode is the same for all and left
   out), x realtime, network evaluations and evaluated items (CFG doubles the batch),
   blocks run per evaluation;
-- FD to held-out real audio (the base run's valid split) on log-mel statistics and on
-  codec-latent statistics (engine.bench.fd), and tempo adherence (engine.bench.adherence);
+- FD to held-out real audio (the base run's valid split) on the quality yardstick's
+  classifier features, on log-mel statistics and on codec-latent statistics
+  (engine.bench.fd); instrument-family adherence (the classifier) and tempo adherence
+  (engine.bench.adherence);
 - diversity: one prompt, `diversity_seeds` seeds: the mean pairwise distance of the
   clips' log-mel embeddings (larger = more varied; compare with the base model's).
 
 The targets of issue 6 are checked and written out: Presto-S at 4 steps >= 10x faster
-than the base, FD <= 1.15x the base's, tempo adherence >= the base's; more steps not
-clearly worse (FD at 8 steps within 10% of the best). Writes OUT/presto_s.json, .md, .png.
+than the base, FD <= 1.15x the base's, adherence >= the base's (classifier FD and family
+adherence with the classifier, else log-mel FD and tempo); more steps not clearly worse
+(FD at 8 steps within 10% of the best). Writes OUT/presto_s.json, .md, .png.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ import numpy as np
 import torch
 
 from engine.bench.fd import logmel_embedding
-from engine.bench.presto_l import HeldOut, held_out, load_model, score
+from engine.bench.presto_l import HeldOut, _opt, held_out, load_model, score
+from engine.bench.quality.embed import Classifier
 from engine.latent_codec import load_latent_codec
 from engine.runtime.model import ServedModel
 from engine.runtime.window import plan_window, sample_window
@@ -62,6 +66,10 @@ class PrestoSBench:
     threads: int = 2
     seed: int = 0
     models: Path | None = None  # where the exports live (default OUT/models): reusable
+    # The quality yardstick's attribute classifier (engine.bench.quality): FD on its
+    # features is the FD the targets use, family adherence the adherence; None: log-mel FD
+    # and tempo adherence decide instead.
+    classifier: Path | None = Path("reports/quality/classifier")
 
 
 def export_run(run: Path, out: Path, text: Path, codec: Path, mode: str, kind: str,
@@ -149,6 +157,7 @@ def main(bench: PrestoSBench) -> dict:
     real: HeldOut = held_out(base, codec, frames, bench.clips)
     frames = min(z.shape[1] for z in real.latents)
     seconds = frames / models["base"].latent_rate
+    classifier = Classifier(bench.classifier) if bench.classifier is not None else None
     rows = methods(bench, models)
     n = len(real.text)
     seeds = [bench.seed * 100_003 + i for i in range(n)]
@@ -174,11 +183,13 @@ def main(bench: PrestoSBench) -> dict:
                       "blocks_per_eval": float(np.mean(r["blocks"])),
                       "diversity_logmel": mean_pairwise(np.stack(
                           [logmel_embedding(a, codec.sample_rate) for a in div["audio"]])),
-                      **score(r["latents"], r["audio"], real, codec.sample_rate)})
+                      **score(r["latents"], r["audio"], real, codec.sample_rate, classifier)})
         entry["ablation"] = models[row["model"]].info.get("ablation")
         table.append(entry)
         print(f"{entry['method']:>14} b={entry['budget']:<4g} {entry['steps']:>2} steps "
-              f"{entry['ms_per_clip']:9.1f} ms/clip FD={entry['fd_logmel']:.3f}")
+              f"{entry['ms_per_clip']:9.1f} ms/clip FD log-mel={entry['fd_logmel']:.3f}"
+              + (f" FD classifier={entry['fd_classifier']:.1f} family="
+                 f"{entry['family_acc']:.2f}" if "fd_classifier" in entry else ""))
     result = {"config": {**{k: ([str(p) for p in v] if isinstance(v, tuple) and v
                                 and isinstance(v[0], Path) else str(v) if isinstance(v, Path)
                                 else v) for k, v in asdict(bench).items()},
@@ -192,9 +203,17 @@ def main(bench: PrestoSBench) -> dict:
     return result
 
 
+def yardstick(rows: list[dict]) -> tuple[str, str]:
+    """(FD key, adherence key) the targets use: the classifier's when every row has them."""
+    if all("fd_classifier" in r for r in rows):
+        return "fd_classifier", "family_acc"
+    return "fd_logmel", "tempo_acc"
+
+
 def targets(rows: list[dict]) -> dict[str, dict]:
     """Issue 6's targets for every Presto run at budget 1 (at 4 steps, and across steps)."""
     base = next(r for r in rows if r["method"] == "base")
+    fd_key, adh_key = yardstick(rows)
     out = {}
     for name in sorted({r["method"] for r in rows} - {"base"}):
         mine = {r["steps"]: r for r in rows if r["method"] == name and r["budget"] == 1.0}
@@ -202,12 +221,12 @@ def targets(rows: list[dict]) -> dict[str, dict]:
         if 4 in mine:
             r = mine[4]
             check["speedup_4"] = base["ms_per_clip"] / r["ms_per_clip"]
-            check["fd_ratio_4"] = r["fd_logmel"] / max(base["fd_logmel"], 1e-12)
+            check["fd_ratio_4"] = r[fd_key] / max(base[fd_key], 1e-12)
             check["speed_ok"] = check["speedup_4"] >= 10.0
             check["fd_ok"] = check["fd_ratio_4"] <= 1.15
-            check["adherence_ok"] = bool(r["tempo_acc"] >= base["tempo_acc"]) if not (
-                math.isnan(r["tempo_acc"]) or math.isnan(base["tempo_acc"])) else None
-        fds = [mine[s]["fd_logmel"] for s in sorted(mine)]
+            check["adherence_ok"] = bool(r[adh_key] >= base[adh_key]) if not (
+                math.isnan(r[adh_key]) or math.isnan(base[adh_key])) else None
+        fds = [mine[s][fd_key] for s in sorted(mine)]
         if len(fds) > 1:
             check["more_steps_not_worse"] = bool(fds[-1] <= 1.1 * min(fds))
         out[name] = check
@@ -222,9 +241,9 @@ def markdown(result: dict) -> str:
         f"Base: {c['base_sampler']} {c['base_steps']} steps, CFG {c['guidance']}. Presto-S: "
         "the distilled loop (x0 = G(x, sigma_i); renoise) on Karras rho-7 sigmas.", "",
         "| method | budget | steps | ms per clip | x realtime | speed-up vs base | net evals "
-        "(items) | blocks/eval | FD log-mel | FD latent | tempo acc | tempo err (oct) | "
-        "diversity |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "(items) | blocks/eval | FD classifier | family acc | FD log-mel | FD latent | "
+        "tempo acc | tempo err (oct) | diversity |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     base = next(r for r in result["rows"] if r["method"] == "base")
     for r in result["rows"]:
@@ -233,14 +252,19 @@ def markdown(result: dict) -> str:
             f"| {label} | {r['budget']:g} | {r['steps']} | {r['ms_per_clip']:.0f} | "
             f"{r['x_realtime']:.1f} | {base['ms_per_clip'] / r['ms_per_clip']:.1f}x | "
             f"{r['evals_per_clip']:.0f} ({r['items_per_clip']:.0f}) | {r['blocks_per_eval']:.2f} "
+            f"| {_opt(r, 'fd_classifier', '.1f')} | {_opt(r, 'family_acc', '.2f')} "
             f"| {r['fd_logmel']:.3f} | {r['fd_latent']:.3f} | {r['tempo_acc']:.2f} | "
             f"{r['tempo_err']:.3f} | {r['diversity_logmel']:.3f} |")
     lines += ["", "Targets (issue 6):", ""]
     for name, check in result["targets"].items():
         lines.append(f"- {name}: " + ", ".join(
             f"{k} = {v:.3g}" if isinstance(v, float) else f"{k} = {v}" for k, v in check.items()))
-    lines += ["", "FD: Frechet distance between Gaussian fits of per-clip embeddings (log-mel "
-              "band statistics; codec-latent statistics) of generated vs held-out real clips; "
+    fd_key, adh_key = yardstick(result["rows"])
+    lines += ["", f"Targets use {fd_key} and {adh_key}. "
+              "FD: Frechet distance between Gaussian fits of per-clip embeddings (the quality "
+              "yardstick's classifier features; log-mel band statistics; codec-latent "
+              "statistics) of generated vs held-out real clips; family acc: the share of clips "
+              "whose predicted instrument family is one the prompt's clip has; "
               "lower is better, comparable only at equal clip counts. Tempo: librosa beat "
               "tracking vs the prompt's BPM, octave errors forgiven. Diversity: mean pairwise "
               f"distance of log-mel embeddings of {c['diversity_seeds']} seeds for the prompt "
@@ -249,7 +273,7 @@ def markdown(result: dict) -> str:
 
 
 def plot(result: dict, path: Path) -> None:
-    """FD log-mel and ms per clip against step count, one line per Presto run and budget."""
+    """FD (the targets' yardstick) and ms per clip against step count, one line per Presto run and budget."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -257,20 +281,22 @@ def plot(result: dict, path: Path) -> None:
 
     fig, (ax_fd, ax_t) = plt.subplots(1, 2, figsize=(10, 3.8))
     base = next(r for r in result["rows"] if r["method"] == "base")
+    fd_key, _ = yardstick(result["rows"])
     keys = sorted({(r["method"], r["budget"]) for r in result["rows"] if r["method"] != "base"})
     for method, budget in keys:
         rows = sorted((r for r in result["rows"] if (r["method"], r["budget"]) == (method, budget)),
                       key=lambda r: r["steps"])
         label = method if budget == 1.0 else f"{method} b={budget:g}"
         steps = [r["steps"] for r in rows]
-        ax_fd.plot(steps, [r["fd_logmel"] for r in rows], marker="o", label=label)
+        ax_fd.plot(steps, [r[fd_key] for r in rows], marker="o", label=label)
         ax_t.plot(steps, [r["ms_per_clip"] for r in rows], marker="o", label=label)
-    for ax, key in ((ax_fd, "fd_logmel"), (ax_t, "ms_per_clip")):
+    for ax, key in ((ax_fd, fd_key), (ax_t, "ms_per_clip")):
         ax.axhline(base[key], color="k", ls="--", label=f"base ({base['steps']} steps, CFG)")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("Presto-S steps")
         ax.grid(alpha=0.3)
-    ax_fd.set_ylabel("FD, log-mel statistics (lower is better)")
+    ax_fd.set_ylabel(("FD, classifier features" if fd_key == "fd_classifier" else
+                      "FD, log-mel statistics") + " (lower is better)")
     ax_t.set_ylabel("ms per clip (sampling)")
     ax_t.set_yscale("log")
     ax_fd.legend(fontsize=7)

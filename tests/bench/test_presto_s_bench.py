@@ -35,6 +35,19 @@ def test_targets_follow_the_issue() -> None:
     assert not bad["more_steps_not_worse"]
 
 
+def test_targets_use_the_classifier_yardstick_when_every_row_has_it() -> None:
+    base = {"method": "base", "budget": 1.0, "steps": 32, "ms_per_clip": 1000.0,
+            "fd_logmel": 2.0, "tempo_acc": 0.5, "fd_classifier": 100.0, "family_acc": 0.3}
+    # log-mel FD and tempo say fail; the classifier says pass: the classifier decides
+    row = {"method": "s", "budget": 1.0, "steps": 4, "ms_per_clip": 50.0, "fd_logmel": 9.0,
+           "tempo_acc": 0.1, "fd_classifier": 110.0, "family_acc": 0.35}
+    check = targets([base, row])["s"]
+    assert check["fd_ok"] and check["adherence_ok"] and check["fd_ratio_4"] == pytest.approx(1.1)
+    without = {k: v for k, v in row.items() if k not in ("fd_classifier", "family_acc")}
+    check = targets([base, without])["s"]  # one row without it: log-mel and tempo decide
+    assert not check["fd_ok"] and not check["adherence_ok"]
+
+
 def test_bench_compares_base_and_every_step_count_through_the_runtime(tmp_path_factory,
                                                                        tmp_path) -> None:
     models = presto_s_support.exported_models(tmp_path_factory)
@@ -56,6 +69,8 @@ def test_bench_compares_base_and_every_step_count_through_the_runtime(tmp_path_f
         (ls_name, b, n) for b in (1.0, 0.6) for n in (1, 2, 4, 8)}
     for r in result["rows"]:
         assert r["ms_per_clip"] > 0 and np.isfinite(r["fd_logmel"]) and r["fd_latent"] >= 0
+        # the tone corpus has no instrument families: adherence is undefined, FD is not
+        assert np.isfinite(r["fd_classifier"]) and math.isnan(r["family_acc"])
         assert r["diversity_logmel"] > 0
         if r["method"] == "base":  # DPM-Solver++(2M): one evaluation per step, CFG batch of 2
             assert r["evals_per_clip"] == 4 and r["items_per_clip"] == 8
