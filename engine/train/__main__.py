@@ -126,12 +126,16 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
                    help="fake score (and discriminator) peak learning rate")
     p.add_argument("--guidance", type=float, default=None,
                    help="CFG weight of the real score (default: the preset's, 3)")
+    p.add_argument("--guidance-sigma-min", type=float, default=None,
+                   help="DMD noise levels below this use the unguided real score (default 0)")
     p.add_argument("--classifier", type=Path, default=None,
                    help="quality-bench classifier dir for FD on decoded audio along training "
                    "(default: reports/quality/classifier)")
     p.add_argument("--codec", type=Path, default=None,
                    help="exported codec that decodes samples for that FD (default: the "
                    "teacher's)")
+    p.add_argument("--snapshot-every", type=int, default=None,
+                   help="updates between exportable EMA snapshots (RUN/snapshots; 0 = none)")
     p.add_argument("--no-audio-fd", action="store_true",
                    help="measure FD along training on latent statistics only")
 
@@ -143,7 +147,7 @@ def presto_s_run(a: argparse.Namespace, presto_l: Path | None):
     classifier = None if a.no_audio_fd else (a.classifier or DEFAULT_CLASSIFIER)
     return PrestoSRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, presto_l,
                       a.ablation, a.cache, a.threads, a.guidance, a.lr_gen, a.lr_fake,
-                      classifier, a.codec)
+                      classifier, a.codec, a.snapshot_every, a.guidance_sigma_min)
 
 
 def presto_s(sub: argparse._SubParsersAction) -> None:

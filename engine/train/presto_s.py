@@ -22,7 +22,10 @@ settings and the generator's DiT, ema = the generator's EMA, sigma_data, codec_s
 schedule for Presto-LS; plus model, fake, head, both optimisers, step, RNG), so
 `python -m engine.export model --run RUN --kind presto-s --mode distilled --steps 4`
 exports it; losses.jsonl/.png, fd.jsonl/.png (FD of the EMA generator at 1/2/4/8 steps
-along training, with the teacher's 32-step guided FD as reference), config.json,
+along training on latent statistics and on the quality classifier's features of decoded
+audio, with the teacher's 32-step guided FD as reference), snapshots/step-N/checkpoint.pt
+(the EMA generator every `snapshot_every` updates, exportable the same way: distillation
+can pass its best point and drift, and the FD curve says where), config.json,
 train_state.json. Batches and noise depend only on (seed, update, phase), so a resumed
 run reaches the weights an uninterrupted one would have.
 """
@@ -85,6 +88,8 @@ class PrestoSRun:
     classifier: Path | None = DEFAULT_CLASSIFIER
     # exported codec that decodes samples for it (default: the teacher's, if exported)
     codec: Path | None = None
+    snapshot_every: int | None = None  # updates between EMA snapshots (default: the preset's)
+    guidance_sigma_min: float | None = None  # guidance interval's lower end (preset's: 0)
 
 
 def generator_init(run: PrestoSRun, teacher: EDMPrecond, meta: dict
@@ -143,6 +148,10 @@ def main(run: PrestoSRun) -> Path:
         cfg = replace(cfg, lr_gen=run.lr_gen)
     if run.lr_fake is not None:
         cfg = replace(cfg, lr_fake=run.lr_fake)
+    if run.guidance_sigma_min is not None:
+        cfg = replace(cfg, guidance_sigma_min=run.guidance_sigma_min)
+    if run.snapshot_every is not None:
+        cfg = replace(cfg, snapshot_every=run.snapshot_every)
     threads = run.threads or cfg.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
 

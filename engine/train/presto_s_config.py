@@ -94,6 +94,8 @@ class PrestoSConfig:
     gen_input: str = "backward"
     # --- DMD (Yin et al. 2024, DMD2) ---
     guidance: float = 3.0  # classifier-free guidance weight of the real score (the teacher)
+    # DMD noise levels below this get the unguided real score (a guidance interval); 0 = all
+    guidance_sigma_min: float = 0.0
     fake_updates: int = 5  # fake-score (and discriminator) updates per generator update
     # --- adversarial loss (least squares, a head on the fake score's hidden states) ---
     gan: bool = True
@@ -149,7 +151,8 @@ class PrestoSConfig:
         if not 0.0 <= self.b_min <= 1.0 or not 0.0 <= self.p_full <= 1.0:
             raise ValueError(f"b_min and p_full must be in [0, 1], got {self.b_min}, "
                              f"{self.p_full}")
-        if self.guidance < 0 or min(self.gan_gen_weight, self.gan_disc_weight) < 0:
+        if self.guidance < 0 or min(self.gan_gen_weight, self.gan_disc_weight,
+                                    self.guidance_sigma_min) < 0:
             raise ValueError("guidance and GAN weights must be >= 0")
         if not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")

@@ -124,11 +124,14 @@ def lsgan_gen_loss(d_fake: torch.Tensor) -> torch.Tensor:
 
 def guided_teacher(teacher: EDMPrecond, x: torch.Tensor, sigma: torch.Tensor,
                    text: torch.Tensor, known: torch.Tensor, mask: torch.Tensor,
-                   guidance: float) -> torch.Tensor:
+                   guidance: float, guidance_sigma_min: float = 0.0) -> torch.Tensor:
     """The real score: teacher x0 estimate (B, C, T) with classifier-free guidance, full depth.
 
     The conditional and null-prompt passes run as one batch of 2B. x: (B, C, T);
-    sigma: (B,); text: (B, 384); known: (B, C, T); mask: (B, 1, T).
+    sigma: (B,); text: (B, 384); known: (B, C, T); mask: (B, 1, T). Rows with sigma below
+    guidance_sigma_min get the conditional estimate alone (guidance 1): a guidance
+    interval (Kynkaanniemi et al. 2024), since guidance at low noise only sharpens detail,
+    and a few-step generator applies whatever push it learns once per step.
     """
     b = x.shape[0]
     ones = torch.ones(b, dtype=x.dtype)
@@ -139,7 +142,8 @@ def guided_teacher(teacher: EDMPrecond, x: torch.Tensor, sigma: torch.Tensor,
                 budget=torch.cat([ones, ones]), known=torch.cat([known, known]),
                 mask=torch.cat([mask, mask]))  # (2B, C, T)
     cond, uncond = d[:b], d[b:]
-    return uncond + guidance * (cond - uncond)
+    w = torch.where(sigma >= guidance_sigma_min, guidance, 1.0).to(x.dtype)  # (B,)
+    return uncond + w[:, None, None] * (cond - uncond)
 
 
 def disc_depth(depth: int, fraction: float) -> int:

@@ -166,7 +166,7 @@ def generator_update(nets: Networks, opt: torch.optim.Optimizer, batch: Batch,
     with torch.no_grad():
         x = x0_g.detach() + torch.randn(x0_g.shape, generator=gen) * sigma[:, None, None]
         real = guided_teacher(nets.teacher, x, sigma, batch.text, batch.x0, batch.mask,
-                              cfg.guidance)
+                              cfg.guidance, cfg.guidance_sigma_min)
         fake = nets.fake(x, sigma, text_emb=batch.text, budget=torch.ones(b), known=batch.x0,
                          mask=batch.mask)
     loss, parts = dmd_loss(x0_g, real, fake, batch.mask)

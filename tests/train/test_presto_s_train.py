@@ -26,6 +26,7 @@ from engine.train.presto_s_parts import (
     DiscriminatorHead,
     dmd_loss,
     grid_levels,
+    guided_teacher,
     sample_paths,
     sample_sigmas,
     token_weights,
@@ -249,6 +250,24 @@ def test_ablations_switch_the_distributions_the_paper_compares() -> None:
     assert discrete.ablation == "discrete"
     with pytest.raises(ValueError, match="ablation"):
         ablation(cfg, "both")
+
+
+def test_guidance_interval_leaves_low_noise_rows_unguided(teacher) -> None:
+    model, _ = load_teacher(teacher)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(3, model.net.cfg.latent_channels, 16, generator=g)
+    text = torch.nn.functional.normalize(torch.randn(3, 384, generator=g), dim=-1)
+    known, mask = torch.zeros_like(x), torch.zeros(3, 1, 16)
+    sigma = torch.tensor([0.05, 0.5, 5.0])
+    with torch.no_grad():
+        cond = guided_teacher(model, x, sigma, text, known, mask, 1.0)
+        guided = guided_teacher(model, x, sigma, text, known, mask, 3.0)
+        interval = guided_teacher(model, x, sigma, text, known, mask, 3.0, guidance_sigma_min=0.4)
+    torch.testing.assert_close(interval[0], cond[0])  # below the interval: conditional only
+    torch.testing.assert_close(interval[1:], guided[1:])  # inside: guided as before
+    assert not torch.allclose(guided[0], cond[0])  # guidance does change that row otherwise
+    with pytest.raises(ValueError, match="guidance"):
+        PrestoSConfig(guidance_sigma_min=-1.0)
 
 
 def test_dmd_gradient_is_zero_when_fake_equals_real_and_points_from_fake_to_real() -> None:
