@@ -273,7 +273,8 @@ def markdown(result: dict) -> str:
 
 
 def plot(result: dict, path: Path) -> None:
-    """FD (the targets' yardstick) and ms per clip against step count, one line per Presto run and budget."""
+    """FD (the targets' yardstick) and ms per clip against step count, one line per Presto
+    run and budget."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -22,7 +22,6 @@ def presto_s_run(tmp_factory) -> Path:
     """engine.train presto-s at the micro preset: 3 generator updates of 2 fake updates each."""
     if "presto-s" not in _cache:
         from engine.train.presto_s import PrestoSRun, main
-
         from tests.codec import support as codec_support
 
         out = tmp_factory.mktemp("presto_s")
