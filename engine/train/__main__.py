@@ -12,6 +12,7 @@
         --out /root/presto-data/runs/presto-s [--ablation gen-train|discrete] [--minutes M]
     python -m engine.train presto-ls --presto-l /root/presto-data/runs/presto-l \
         --teacher /root/presto-data/runs/base --out /root/presto-data/runs/presto-ls
+    python -m engine.train presto-s-snapshots --run /root/presto-data/runs/presto-s
     python -m engine.train import-base --model exported/base \
         --out /root/presto-data/runs/base-shipped   # the shipped teacher as a base run
 
@@ -128,6 +129,9 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
                    help="CFG weight of the real score (default: the preset's, 3)")
     p.add_argument("--guidance-sigma-min", type=float, default=None,
                    help="DMD noise levels below this use the unguided real score (default 0)")
+    p.add_argument("--anchor-sigma", type=float, default=None,
+                   help="generator inputs below this sigma regress to the teacher's x0 instead "
+                   "of DMD (default 0: off)")
     p.add_argument("--classifier", type=Path, default=None,
                    help="quality-bench classifier dir for FD on decoded audio along training "
                    "(default: reports/quality/classifier)")
@@ -147,7 +151,8 @@ def presto_s_run(a: argparse.Namespace, presto_l: Path | None):
     classifier = None if a.no_audio_fd else (a.classifier or DEFAULT_CLASSIFIER)
     return PrestoSRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, presto_l,
                       a.ablation, a.cache, a.threads, a.guidance, a.lr_gen, a.lr_fake,
-                      classifier, a.codec, a.snapshot_every, a.guidance_sigma_min)
+                      classifier, a.codec, a.snapshot_every, a.guidance_sigma_min,
+                      a.anchor_sigma)
 
 
 def presto_s(sub: argparse._SubParsersAction) -> None:
@@ -218,7 +223,29 @@ def import_base(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-COMMANDS = (codec, base, presto_l, presto_s, presto_ls, classifier, import_base)
+def presto_s_snapshots(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("presto-s-snapshots",
+                       help="judge a Presto-S/LS run's EMA snapshots (valid split), pick one")
+    p.add_argument("--run", type=Path, required=True, help="presto-s / presto-ls run dir")
+    p.add_argument("--clips", type=int, default=None, help="valid windows (default: fd_clips)")
+    p.add_argument("--serve-steps", type=int, default=4, help="step count the pick is judged at")
+    p.add_argument("--classifier", type=Path, default=None,
+                   help="quality-bench classifier dir (default: reports/quality/classifier)")
+    p.add_argument("--codec", type=Path, default=None,
+                   help="exported codec (default: the teacher's)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.train.presto_s_snapshots import DEFAULT_CLASSIFIER, SnapshotJudge, main
+
+        main(SnapshotJudge(a.run, a.clips, a.serve_steps, a.classifier or DEFAULT_CLASSIFIER,
+                           a.codec, a.threads))
+
+    p.set_defaults(func=run)
+
+
+COMMANDS = (codec, base, presto_l, presto_s, presto_ls, presto_s_snapshots, classifier,
+            import_base)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -90,6 +90,7 @@ class PrestoSRun:
     codec: Path | None = None
     snapshot_every: int | None = None  # updates between EMA snapshots (default: the preset's)
     guidance_sigma_min: float | None = None  # guidance interval's lower end (preset's: 0)
+    anchor_sigma: float | None = None  # teacher regression below this input sigma (preset's: 0)
 
 
 def generator_init(run: PrestoSRun, teacher: EDMPrecond, meta: dict
@@ -150,6 +151,8 @@ def main(run: PrestoSRun) -> Path:
         cfg = replace(cfg, lr_fake=run.lr_fake)
     if run.guidance_sigma_min is not None:
         cfg = replace(cfg, guidance_sigma_min=run.guidance_sigma_min)
+    if run.anchor_sigma is not None:
+        cfg = replace(cfg, anchor_sigma=run.anchor_sigma)
     if run.snapshot_every is not None:
         cfg = replace(cfg, snapshot_every=run.snapshot_every)
     threads = run.threads or cfg.threads or len(os.sched_getaffinity(0))

@@ -96,6 +96,9 @@ class PrestoSConfig:
     guidance: float = 3.0  # classifier-free guidance weight of the real score (the teacher)
     # DMD noise levels below this get the unguided real score (a guidance interval); 0 = all
     guidance_sigma_min: float = 0.0
+    # generator inputs below this sigma regress to the guided teacher's one-step x0 instead
+    # of the DMD direction (engine.train.presto_s_steps.generator_update); 0 = DMD only
+    anchor_sigma: float = 0.0
     fake_updates: int = 5  # fake-score (and discriminator) updates per generator update
     # --- adversarial loss (least squares, a head on the fake score's hidden states) ---
     gan: bool = True
@@ -152,7 +155,7 @@ class PrestoSConfig:
             raise ValueError(f"b_min and p_full must be in [0, 1], got {self.b_min}, "
                              f"{self.p_full}")
         if self.guidance < 0 or min(self.gan_gen_weight, self.gan_disc_weight,
-                                    self.guidance_sigma_min) < 0:
+                                    self.guidance_sigma_min, self.anchor_sigma) < 0:
             raise ValueError("guidance and GAN weights must be >= 0")
         if not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")

@@ -15,7 +15,9 @@ Latent statistics are blind to blur (a generator that averages modes keeps per-c
 means and spreads), which is exactly how an over-pushed DMD generator fails. With an
 AudioFD the probe also decodes every sample with the codec and measures FD on the
 quality bench's classifier features ("cfd_n"), against the codec's own decoding of the
-same valid windows: the figure the quality bench reports, minus the codec's share.
+same valid windows: the figure the quality bench reports, minus the codec's share. The
+classifier ignores level, so log-mel statistics ("lfd_n") are measured too: a generator
+whose multi-step samples fade towards silence scores well on "cfd" and badly on "lfd".
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.bench.fd import frechet_distance_of, latent_embedding
+from engine.bench.fd import frechet_distance_of, latent_embedding, logmel_embedding
 from engine.edm import karras_sigmas
 from engine.edm.precond import EDMPrecond
 from engine.edm.samplers import sample_dpmpp_2m
@@ -45,7 +47,7 @@ class AudioFD:
 
     audio = AudioFD.open(codec_dir, classifier_dir)   # None (with the reason) if unusable
     audio.set_reference(real_latents)                 # (N, C, T) normalised latents
-    audio.fd(generated_latents)                       # float
+    audio.fd(generated_latents)                       # {"cfd": .., "lfd": ..}
     """
 
     def __init__(self, codec_dir: Path, classifier_dir: Path) -> None:
@@ -54,7 +56,7 @@ class AudioFD:
 
         self.codec = CodecRuntime(codec_dir, device="cpu", threads=1)
         self.classifier = Classifier(classifier_dir, threads=1)
-        self.reference: np.ndarray | None = None  # (N, F) features of the real windows
+        self.reference: tuple[np.ndarray, np.ndarray] | None = None  # real (N, F), (N, 128)
 
     @classmethod
     def open(cls, codec_dir: Path | str | None, classifier_dir: Path | str | None
@@ -67,19 +69,26 @@ class AudioFD:
         except (OSError, ValueError, KeyError) as e:
             return None, str(e)
 
-    def features(self, latents: np.ndarray) -> np.ndarray:
-        """latents (N, C, T) normalised -> classifier features (N, F) of their decoded audio."""
+    def features(self, latents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """latents (N, C, T) normalised -> classifier features (N, F) and log-mel statistics
+        (N, 128) of their decoded audio. The classifier ignores level (each crop is shifted
+        to zero mean); log-mel statistics do not, and catch a generator that fades out."""
         raw = self.codec.denormalize(np.asarray(latents, dtype=np.float32))
         audio = self.codec.decode(raw)  # (N, channels, samples)
-        return self.classifier.measure(list(audio), self.codec.cfg.sample_rate).features
+        rate = self.codec.cfg.sample_rate
+        mel = np.stack([logmel_embedding(a, rate) for a in audio])
+        return self.classifier.measure(list(audio), rate).features, mel
 
     def set_reference(self, real: np.ndarray) -> None:
         self.reference = self.features(real)
 
-    def fd(self, generated: np.ndarray) -> float:
+    def fd(self, generated: np.ndarray) -> dict[str, float]:
+        """{"cfd": classifier FD, "lfd": log-mel FD} of generated latents against the real."""
         if self.reference is None:
             raise RuntimeError("AudioFD.set_reference must run first")
-        return round(frechet_distance_of(self.features(generated), self.reference), 3)
+        clf, mel = self.features(generated)
+        return {"cfd": round(frechet_distance_of(clf, self.reference[0]), 3),
+                "lfd": round(frechet_distance_of(mel, self.reference[1]), 3)}
 
 
 @dataclass
@@ -108,10 +117,11 @@ class FDProbe:
                      5)
 
     def measures(self, generated: torch.Tensor, suffix: str) -> dict[str, float]:
-        """{"fd" + suffix: latent FD, "cfd" + suffix: classifier FD (with an AudioFD)}."""
+        """{"fd" + suffix: latent FD; with an AudioFD "cfd" + suffix: classifier FD and
+        "lfd" + suffix: log-mel FD of the decoded audio}."""
         row = {f"fd{suffix}": self.fd(generated)}
         if self.audio is not None:
-            row[f"cfd{suffix}"] = self.audio.fd(generated.numpy())
+            row.update({f"{k}{suffix}": v for k, v in self.audio.fd(generated.numpy()).items()})
         return row
 
     def context(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,10 +184,11 @@ def plot_fd(log_path: Path, png_path: Path, reference: dict | float | None) -> N
     if not rows:
         return
     lines = reference_lines(reference)
-    panels = [p for p in ("fd", "cfd") if any(k.startswith(p + "_") for k in rows[-1])]
+    panels = [p for p in ("fd", "cfd", "lfd") if any(k.startswith(p + "_") for k in rows[-1])]
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 3.8), squeeze=False)
     steps = [r["step"] for r in rows]
-    titles = {"fd": "FD, latent statistics (valid)", "cfd": "FD, classifier on decoded audio"}
+    titles = {"fd": "FD, latent statistics (valid)", "cfd": "FD, classifier on decoded audio",
+              "lfd": "FD, log-mel statistics of decoded audio"}
     for ax, panel in zip(axes[0], panels, strict=True):
         for key in [k for k in rows[-1] if k.startswith(panel + "_")]:
             name = key[len(panel) + 1:]

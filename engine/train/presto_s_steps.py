@@ -107,15 +107,16 @@ def generator_inputs(generator: EDMPrecond, batch: Batch, paths: Sequence[Sequen
 
 
 def generator_sample(nets: Networks, batch: Batch, cfg: PrestoSConfig, gen: torch.Generator,
-                     grad: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """A generator x0 sample (B, C, T) at inputs drawn from cfg.noise_gen, and their sigma."""
+                     grad: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A generator x0 sample (B, C, T) at inputs drawn from cfg.noise_gen, their sigma (B,)
+    and the noisy inputs themselves (B, C, T)."""
     b = batch.x0.shape[0]
     paths = sample_paths(cfg.noise_gen, b, gen)
     budget = draw_budgets(cfg, b, nets.layered, gen)
     x, sigma = generator_inputs(nets.generator, batch, paths, budget, nets.schedule,
                                 cfg.gen_input, gen)
     with torch.set_grad_enabled(grad):
-        return generator_x0(nets.generator, x, sigma, batch, budget, nets.schedule), sigma
+        return generator_x0(nets.generator, x, sigma, batch, budget, nets.schedule), sigma, x
 
 
 def critic(nets: Networks, x0: torch.Tensor, sigma: torch.Tensor, batch: Batch,
@@ -130,7 +131,7 @@ def critic(nets: Networks, x0: torch.Tensor, sigma: torch.Tensor, batch: Batch,
 def fake_update(nets: Networks, opt: torch.optim.Optimizer, batch: Batch, cfg: PrestoSConfig,
                 sigma_data: float, gen: torch.Generator) -> dict[str, float]:
     """One fake-score step: EDM denoising on fresh generator samples (+ the LSGAN critic)."""
-    x0_g, _ = generator_sample(nets, batch, cfg, gen, grad=False)  # (B, C, T)
+    x0_g, _, _ = generator_sample(nets, batch, cfg, gen, grad=False)  # (B, C, T)
     b = x0_g.shape[0]
     fake = nets.fake
 
@@ -159,8 +160,14 @@ def fake_update(nets: Networks, opt: torch.optim.Optimizer, batch: Batch, cfg: P
 
 def generator_update(nets: Networks, opt: torch.optim.Optimizer, batch: Batch,
                      cfg: PrestoSConfig, gen: torch.Generator) -> dict[str, float]:
-    """One generator step: the DMD2 gradient (+ the LSGAN generator loss)."""
-    x0_g, sigma_in = generator_sample(nets, batch, cfg, gen, grad=True)  # (B, C, T), (B,)
+    """One generator step: the DMD2 gradient (+ the LSGAN generator loss).
+
+    Rows whose input sigma is below cfg.anchor_sigma (the last, nearly clean levels of the
+    long schedules) are pulled towards the guided teacher's own x0 estimate at that input
+    instead of the DMD direction, with the same per-sample normalisation: there one
+    teacher step is already accurate, and DMD alone lets those rarely drawn levels drift.
+    """
+    x0_g, sigma_in, x_in = generator_sample(nets, batch, cfg, gen, grad=True)  # (B, C, T), (B,)
     b = x0_g.shape[0]
     sigma = sample_sigmas(cfg.noise_dmd, b, gen)  # (B,)
     with torch.no_grad():
@@ -169,8 +176,17 @@ def generator_update(nets: Networks, opt: torch.optim.Optimizer, batch: Batch,
                               cfg.guidance, cfg.guidance_sigma_min)
         fake = nets.fake(x, sigma, text_emb=batch.text, budget=torch.ones(b), known=batch.x0,
                          mask=batch.mask)
+        anchored = sigma_in < cfg.anchor_sigma  # (B,)
+        if anchored.any():
+            rows = anchored.nonzero()[:, 0]
+            part = batch.rows(rows)
+            real[rows] = guided_teacher(nets.teacher, x_in[rows], sigma_in[rows], part.text,
+                                        part.x0, part.mask, cfg.guidance,
+                                        cfg.guidance_sigma_min)
+            fake[rows] = x0_g.detach()[rows]  # direction: from the teacher's estimate to G's
     loss, parts = dmd_loss(x0_g, real, fake, batch.mask)
     parts["dmd"] = loss.item()
+    parts["anchored"] = float(anchored.float().mean())
     if nets.head is not None:
         trained = [p for p in (*nets.fake.parameters(), *nets.head.parameters())]
         for p in trained:  # the critic is only a path for the generator's gradient here

@@ -103,8 +103,8 @@ def test_run_writes_checkpoint_logs_plots_and_fd(run: Path) -> None:
     assert [r["step"] for r in fd] == [0, 2, 3]
     assert all(set(r) >= {"fd_1", "fd_2", "fd_4", "fd_8"} for r in fd)
     # the real codec and the quality classifier measure decoded samples along training too
-    assert all(set(r) >= {"cfd_1", "cfd_2", "cfd_4", "cfd_8"} for r in fd)
-    assert all(math.isfinite(r[k]) and r[k] >= 0 for r in fd for k in r if k.startswith("cfd"))
+    assert all(set(r) >= {"cfd_1", "cfd_2", "cfd_4", "cfd_8", "lfd_1", "lfd_4"} for r in fd)
+    assert all(math.isfinite(r[k]) and r[k] >= 0 for r in fd for k in r if k[:3] in ("cfd", "lfd"))
     state = torch.load(run / "checkpoint.pt", weights_only=False)
     assert state["step"] == 3 and state["kind"] == "presto-s" and "schedule" not in state
     assert set(state) >= {"train_config", "ema", "sigma_data", "codec_stats", "fake", "head",
@@ -237,6 +237,23 @@ def test_every_noise_distribution_reaches_the_network_it_is_for(teacher) -> None
     assert rounded["generator"] == {0.31}
     assert rounded["teacher"] == {0.52}
     assert rounded["fake"] == {0.73, 0.94, 0.52}  # its loss, the critic, the DMD fake score
+
+
+def test_anchored_inputs_regress_to_the_teacher_and_others_follow_dmd(teacher) -> None:
+    """Below anchor_sigma the generator's own teacher is asked at the generator's input."""
+    def level(sigma: float) -> NoiseDist:
+        return NoiseDist(kind="grid", levels=1, p_mean=math.log(sigma), p_std=1.0)
+
+    for anchor, teacher_levels in ((0.0, {0.52}), (0.4, {0.31, 0.52})):
+        cfg = micro_cfg(noise_gen=level(0.31), noise_dmd=level(0.52), gen_input="real",
+                        guidance=2.0, gan=False, anchor_sigma=anchor)
+        nets = networks(teacher, gan=False)
+        seen = sigma_recorder(nets.teacher)
+        parts = generator_update(nets, torch.optim.AdamW(nets.generator.parameters(), 1e-4),
+                                 batch(nets.teacher.net.cfg.latent_channels), cfg,
+                                 torch.Generator().manual_seed(0))
+        assert set(np.round(seen, 4)) == teacher_levels
+        assert parts["anchored"] == (1.0 if anchor else 0.0) and math.isfinite(parts["dmd"])
 
 
 def test_ablations_switch_the_distributions_the_paper_compares() -> None:
