@@ -204,8 +204,8 @@ def main(run: PrestoSRun) -> Path:
         raise SystemExit(f"no latent cache in {cache_dir}: pass --cache with the teacher's "
                          "latent cache (RUN/latents of the base run)")
     cache = open_latent_cache(cache_dir)
-    audio, why = AudioFD.open(run.codec or meta.get("codec"),
-                                     run.classifier) if cfg.fd_audio else (None, "")
+    audio, why = (AudioFD.open(run.codec or meta.get("codec"), run.classifier)
+                  if cfg.fd_audio else (None, ""))
     if cfg.fd_audio and audio is None:
         print(f"classifier FD along training is off: {why}")
     probe = FDProbe.build(cache, cfg.fd_clips, cfg.window_frames, dit.patch, audio=audio)

@@ -132,8 +132,9 @@ class PrestoSConfig:
     fd_clips: int = 32  # valid windows (and as many generated clips per step count)
     fd_steps: tuple[int, ...] = (1, 2, 4, 8)  # sampling step counts measured
     reference_steps: int = 32  # the teacher's reference: DPM-Solver++(2M) with guidance
-    # also FD on the quality classifier's features of codec-decoded samples ("cfd_n"):
-    # latent statistics are blind to the blur an over-pushed generator produces
+    # also FD on codec-decoded samples: the quality classifier's features ("cfd_n"; latent
+    # statistics are blind to blur) and log-mel statistics ("lfd_n"; the classifier is blind
+    # to level)
     fd_audio: bool = True
     # EMA-only snapshots (RUN/snapshots/step-N/checkpoint.pt, exportable) every this many
     # updates, so the best point of a run that later drifts can be exported; 0 = none

@@ -32,10 +32,9 @@ from engine.model.layer_schedule import LayerSchedule
 from engine.train.checkpoint import write_json_atomic
 from engine.train.latent_cache import open_latent_cache
 from engine.train.presto_l import load_teacher
+from engine.train.presto_s import DEFAULT_CLASSIFIER
 from engine.train.presto_s_config import PrestoSConfig
 from engine.train.presto_s_eval import AudioFD, FDProbe, plot_fd, reference_lines
-
-DEFAULT_CLASSIFIER = Path(__file__).resolve().parents[2] / "reports" / "quality" / "classifier"
 
 
 @dataclass(frozen=True)

@@ -504,3 +504,26 @@ def test_a_missing_teacher_or_cache_is_a_clear_error(teacher, tmp_path) -> None:
         main(PrestoSRun(tmp_path / "no_teacher", tmp_path / "a", "micro", threads=1))
     with pytest.raises(SystemExit, match="--cache"):
         main(PrestoSRun(teacher, tmp_path / "b", "micro", cache=tmp_path, threads=1))
+
+
+def test_snapshot_judge_measures_every_snapshot_and_picks_one(run, tmp_path_factory,
+                                                                tmp_path) -> None:
+    from engine.train.presto_s_snapshots import SnapshotJudge, pick
+    from engine.train.presto_s_snapshots import main as judge
+    from tests.codec import support as codec_support
+
+    codec = codec_support.exported_model(tmp_path_factory)
+    result = judge(SnapshotJudge(run, codec=codec))
+    assert [r["step"] for r in result["rows"]] == [2, 3]
+    assert result["pick"] in (2, 3)
+    for r in result["rows"]:
+        assert all(math.isfinite(r[f"{k}_{n}"]) for k in ("fd", "cfd", "lfd") for n in (1, 4))
+    assert [json.loads(line)["step"] for line in (run / "snapshots.jsonl").open()] == [2, 3]
+    assert (run / "snapshots.png").stat().st_size > 0
+    cached = (run / "snapshots_reference.json").stat().st_mtime_ns
+    judge(SnapshotJudge(run, codec=codec))  # the teacher's reference is measured once
+    assert (run / "snapshots_reference.json").stat().st_mtime_ns == cached
+    rows = [{"step": 1, "cfd_4": 10.0, "lfd_4": 300.0}, {"step": 2, "cfd_4": 20.0, "lfd_4": 100.0}]
+    assert pick(rows, {"cfd": 10.0, "lfd": 100.0}, 4)["step"] == 2  # 1 + 3 against 2 + 1
+    with pytest.raises(SystemExit, match="no snapshots"):
+        judge(SnapshotJudge(tmp_path, codec=codec))
