@@ -345,7 +345,8 @@ def markdown(result: dict) -> str:
             f"{r['x_realtime']:.2f} | {r['block_fraction'] * c['depth']:.2f} "
             f"({r['block_fraction']:.0%}) | {r['gflops_per_clip']:.3g} | {r['fd_logmel']:.3f} | "
             f"{r['fd_latent']:.3f} | {r['tempo_acc']:.2f} | {r['tempo_err']:.3f} | "
-            f"{_opt(r, 'fd_classifier', '.1f')} | {_opt(r, 'family_acc', '.2f')} |")
+            f"{optional_cell(r, 'fd_classifier', '.1f')} | "
+            f"{optional_cell(r, 'family_acc', '.2f')} |")
     ref = result["reference"]
     lines += ["", f"Reference, {ref['method']}: FD log-mel {ref['fd_logmel']:.3f}, FD latent "
               f"{ref['fd_latent']:.3f} (0 by construction), tempo acc {ref['tempo_acc']:.2f}.", "",
@@ -356,12 +357,12 @@ def markdown(result: dict) -> str:
               "tolerance. Wall time: sampling only (no decode), median per clip. FD classifier "
               "and family acc: the quality yardstick's attribute classifier (its penultimate "
               "features; the share of clips whose predicted family is one the prompt's clip "
-              f"has); codec reconstruction: {_opt(ref, 'fd_classifier', '.1f')} / "
-              f"{_opt(ref, 'family_acc', '.2f')}.", ""]
+              f"has); codec reconstruction: {optional_cell(ref, 'fd_classifier', '.1f')} / "
+              f"{optional_cell(ref, 'family_acc', '.2f')}.", ""]
     return "\n".join(lines)
 
 
-def _opt(row: dict, key: str, spec: str) -> str:
+def optional_cell(row: dict, key: str, spec: str) -> str:
     """row[key] formatted, or an en dash where the bench ran without the classifier."""
     return format(row[key], spec) if key in row else "\u2013"
 

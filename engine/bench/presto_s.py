@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from engine.bench.fd import logmel_embedding
-from engine.bench.presto_l import HeldOut, _opt, held_out, load_model, score
+from engine.bench.presto_l import HeldOut, held_out, load_model, optional_cell, score
 from engine.bench.quality.embed import Classifier
 from engine.latent_codec import load_latent_codec
 from engine.runtime.model import ServedModel
@@ -252,7 +252,8 @@ def markdown(result: dict) -> str:
             f"| {label} | {r['budget']:g} | {r['steps']} | {r['ms_per_clip']:.0f} | "
             f"{r['x_realtime']:.1f} | {base['ms_per_clip'] / r['ms_per_clip']:.1f}x | "
             f"{r['evals_per_clip']:.0f} ({r['items_per_clip']:.0f}) | {r['blocks_per_eval']:.2f} "
-            f"| {_opt(r, 'fd_classifier', '.1f')} | {_opt(r, 'family_acc', '.2f')} "
+            f"| {optional_cell(r, 'fd_classifier', '.1f')} "
+            f"| {optional_cell(r, 'family_acc', '.2f')} "
             f"| {r['fd_logmel']:.3f} | {r['fd_latent']:.3f} | {r['tempo_acc']:.2f} | "
             f"{r['tempo_err']:.3f} | {r['diversity_logmel']:.3f} |")
     lines += ["", "Targets (issue 6):", ""]

@@ -66,6 +66,9 @@ from engine.train.presto_s_steps import Batch, Networks, fake_update, generator_
 from engine.train.teacher import latent_cache_dir
 
 DEFAULT_CLASSIFIER = Path(__file__).resolve().parents[2] / "reports" / "quality" / "classifier"
+# PrestoSRun fields that, when given, override the preset's (or the resumed run's) value
+OVERRIDES = ("steps", "guidance", "lr_gen", "lr_fake", "guidance_sigma_min", "anchor_sigma",
+             "snapshot_every")
 LOSS_KEYS = ["dmd", "gen_gan", "fake", "disc", "d_real", "d_fake", "grad_gen", "lr"]
 
 
@@ -141,20 +144,8 @@ def main(run: PrestoSRun) -> Path:
         cfg = PrestoSConfig.from_dict(state["presto_s"])
     elif ckpt_path.exists():
         raise SystemExit(f"{ckpt_path} exists: pass --resume or choose another --out")
-    if run.steps is not None:
-        cfg = replace(cfg, steps=run.steps)
-    if run.guidance is not None:
-        cfg = replace(cfg, guidance=run.guidance)
-    if run.lr_gen is not None:
-        cfg = replace(cfg, lr_gen=run.lr_gen)
-    if run.lr_fake is not None:
-        cfg = replace(cfg, lr_fake=run.lr_fake)
-    if run.guidance_sigma_min is not None:
-        cfg = replace(cfg, guidance_sigma_min=run.guidance_sigma_min)
-    if run.anchor_sigma is not None:
-        cfg = replace(cfg, anchor_sigma=run.anchor_sigma)
-    if run.snapshot_every is not None:
-        cfg = replace(cfg, snapshot_every=run.snapshot_every)
+    overrides = {name: getattr(run, name) for name in OVERRIDES}
+    cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     threads = run.threads or cfg.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
 
