@@ -91,6 +91,7 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.process.wait(20)
+        self._reader.join(20)  # the log's last lines (after the exit) are read by now
 
     @property
     def url(self) -> str:

@@ -45,7 +45,8 @@ def test_the_server_never_imports_torch_and_stops_cleanly_on_sigterm(exported_ro
     with ServerProcess(args, code=NO_TORCH) as proc:
         asyncio.run(asyncio.wait_for(listen(proc.url), 60))
         proc.process.send_signal(signal.SIGTERM)
-        out, _ = proc.process.communicate(timeout=30)
+        proc.process.wait(timeout=30)  # not communicate(): that would race the stderr reader
+        out = proc.process.stdout.read()
     log = "".join(proc.lines)
     assert proc.process.returncode == 0, log
     assert "no torch" in out, out
