@@ -140,6 +140,12 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
                    "teacher's)")
     p.add_argument("--snapshot-every", type=int, default=None,
                    help="updates between exportable EMA snapshots (RUN/snapshots; 0 = none)")
+    p.add_argument("--fake-updates", type=int, default=None,
+                   help="fake-score (and discriminator) updates per generator update "
+                   "(default: the preset's, 5)")
+    p.add_argument("--batch", type=int, default=None,
+                   help="generator samples per update, and per fake-score update (default: "
+                   "the preset's, 4)")
     p.add_argument("--no-audio-fd", action="store_true",
                    help="measure FD along training on latent statistics only")
 
@@ -149,10 +155,10 @@ def presto_s_run(a: argparse.Namespace, presto_l: Path | None):
     from engine.train.presto_s import DEFAULT_CLASSIFIER, PrestoSRun
 
     classifier = None if a.no_audio_fd else (a.classifier or DEFAULT_CLASSIFIER)
-    return PrestoSRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, presto_l,
-                      a.ablation, a.cache, a.threads, a.guidance, a.lr_gen, a.lr_fake,
-                      classifier, a.codec, a.snapshot_every, a.guidance_sigma_min,
-                      a.anchor_sigma)
+    return PrestoSRun(
+        a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, presto_l, a.ablation, a.cache,
+        a.threads, a.guidance, a.lr_gen, a.lr_fake, classifier, a.codec, a.snapshot_every,
+        a.guidance_sigma_min, a.anchor_sigma, a.fake_updates, a.batch)
 
 
 def presto_s(sub: argparse._SubParsersAction) -> None:

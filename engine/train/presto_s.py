@@ -68,7 +68,7 @@ from engine.train.teacher import latent_cache_dir
 DEFAULT_CLASSIFIER = Path(__file__).resolve().parents[2] / "reports" / "quality" / "classifier"
 # PrestoSRun fields that, when given, override the preset's (or the resumed run's) value
 OVERRIDES = ("steps", "guidance", "lr_gen", "lr_fake", "guidance_sigma_min", "anchor_sigma",
-             "snapshot_every")
+             "snapshot_every", "fake_updates", "batch")
 LOSS_KEYS = ["dmd", "gen_gan", "fake", "disc", "d_real", "d_fake", "grad_gen", "lr"]
 
 
@@ -94,6 +94,8 @@ class PrestoSRun:
     snapshot_every: int | None = None  # updates between EMA snapshots (default: the preset's)
     guidance_sigma_min: float | None = None  # guidance interval's lower end (preset's: 0)
     anchor_sigma: float | None = None  # teacher regression below this input sigma (preset's: 0)
+    fake_updates: int | None = None  # fake-score updates per generator update (preset's: 5)
+    batch: int | None = None  # generator samples per update (preset's: 4)
 
 
 def generator_init(run: PrestoSRun, teacher: EDMPrecond, meta: dict

@@ -411,11 +411,11 @@ def test_presto_ls_refuses_a_run_that_is_not_presto_l(teacher, tmp_path) -> None
 def test_cli_runs_an_ablation(teacher, tmp_path) -> None:
     cli(["presto-s", "--teacher", str(teacher), "--out", str(tmp_path), "--preset", "micro",
          "--steps", "1", "--ablation", "discrete", "--threads", "1",
-         "--lr-gen", "2e-5", "--lr-fake", "6e-5"])
+         "--lr-gen", "2e-5", "--lr-fake", "6e-5", "--fake-updates", "3", "--batch", "1"])
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     cfg = PrestoSConfig.from_dict(state["presto_s"])
     assert state["step"] == 1 and cfg.ablation == "discrete"
-    assert (cfg.lr_gen, cfg.lr_fake) == (2e-5, 6e-5)
+    assert (cfg.lr_gen, cfg.lr_fake, cfg.fake_updates, cfg.batch) == (2e-5, 6e-5, 3, 1)
     assert cfg.noise_gen.steps == (4,) and cfg.noise_gan.kind == "grid"
 
 
