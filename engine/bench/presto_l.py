@@ -320,12 +320,34 @@ def main(bench: PrestoLBench) -> dict:
                          "clip_seconds": seconds, "frames": frames, "tokens": tokens,
                          "depth": depth, "schedule": schedule.to_dict(),
                          "evaluated_sigmas": evaluated_sigmas(sigmas, SAMPLER_NAMES[bench.sampler]),
-                         "held_out": len(real.text)},
+                         "held_out": len(real.text),
+                         "train_steps": {name: m.meta.get("step") for name, m in models.items()}},
               "reference": reference, "rows": rows}
+    result["targets"] = targets(rows)
     (bench.out / "presto_l.json").write_text(json.dumps(result, indent=2) + "\n")
     (bench.out / "presto_l.md").write_text(markdown(result))
     plot(result, bench.out / "presto_l.png")
     return result
+
+
+def targets(rows: list[dict], speedup: float = 1.3) -> dict | None:
+    """Issue 5's targets at the highest budget below 1 whose Presto-L rows run at least
+    `speedup` times faster than the base at budget 1: Presto-L's FD no worse than the base's
+    and below ASE's there. FD on the classifier's features when measured, else log-mel."""
+    key = "fd_classifier" if all("fd_classifier" in r for r in rows) else "fd_logmel"
+    by = {(r["method"], r["budget"]): r for r in rows}
+    if ("base", 1.0) not in by:
+        return None
+    base = by[("base", 1.0)]
+    fast = sorted((r for r in rows if r["method"] == "presto-l" and r["budget"] < 1.0
+                   and base["ms_per_clip"] / r["ms_per_clip"] >= speedup),
+                  key=lambda r: -r["budget"])
+    if not fast or ("ase", fast[0]["budget"]) not in by:
+        return None
+    pl, ase = fast[0], by[("ase", fast[0]["budget"])]
+    return {"fd": key, "budget": pl["budget"], "speedup": base["ms_per_clip"] / pl["ms_per_clip"],
+            "base": base[key], "presto_l": pl[key], "ase": ase[key],
+            "no_worse_than_base": pl[key] <= base[key], "better_than_ase": pl[key] < ase[key]}
 
 
 def markdown(result: dict) -> str:
@@ -359,6 +381,19 @@ def markdown(result: dict) -> str:
               "features; the share of clips whose predicted family is one the prompt's clip "
               f"has); codec reconstruction: {optional_cell(ref, 'fd_classifier', '.1f')} / "
               f"{optional_cell(ref, 'family_acc', '.2f')}.", ""]
+    steps = c.get("train_steps") or {}
+    if steps:
+        lines += ["Training steps: " + ", ".join(f"{LABELS[n]} {steps[n]}" for n in METHODS
+                                                if steps.get(n) is not None) + ".", ""]
+    t = result.get("targets")
+    if t:
+        def verdict(ok: bool) -> str:
+            return "met" if ok else "NOT met"
+
+        lines += [f"Targets at budget {t['budget']:g} ({t['speedup']:.2f}x the base's speed), "
+                  f"{t['fd'].replace('_', ' ')}: Presto-L {t['presto_l']:.1f} vs base "
+                  f"{t['base']:.1f} (no worse: {verdict(t['no_worse_than_base'])}), vs ASE "
+                  f"{t['ase']:.1f} (better: {verdict(t['better_than_ase'])}).", ""]
     return "\n".join(lines)
 
 

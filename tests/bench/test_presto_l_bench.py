@@ -14,7 +14,7 @@ from engine.bench.fd import (
     latent_embedding,
     logmel_embedding,
 )
-from engine.bench.presto_l import dit_flops
+from engine.bench.presto_l import dit_flops, targets
 from engine.model.config import preset
 from tests.train import presto_l_support
 
@@ -98,3 +98,26 @@ def test_bench_runs_end_to_end_and_writes_its_table(tmp_path_factory, tmp_path):
     assert "Presto-L (reroute)" in table and "ASE (early exit)" in table
     assert "FD classifier" in table and np.isfinite(result["reference"]["fd_classifier"])
     assert result["config"]["held_out"] == 2
+    steps = result["config"]["train_steps"]
+    assert steps["presto-l"] > 0 and steps["ase"] > 0 and "Training steps:" in table
+
+
+def _row(method: str, budget: float, ms: float, fd: float) -> dict:
+    return {"method": method, "budget": budget, "ms_per_clip": ms, "fd_classifier": fd,
+            "fd_logmel": 0.0}
+
+
+def test_targets_are_judged_at_the_highest_budget_that_is_fast_enough():
+    rows = [_row("base", 1.0, 1000, 110), _row("presto-l", 1.0, 1000, 111),
+            _row("ase", 1.0, 1000, 111),
+            _row("presto-l", 0.9, 850, 100), _row("ase", 0.9, 850, 90),  # 1.18x: too slow
+            _row("presto-l", 0.75, 720, 109), _row("ase", 0.75, 720, 120),  # 1.39x
+            _row("presto-l", 0.5, 560, 150), _row("ase", 0.5, 560, 140)]
+    t = targets(rows)
+    assert t["budget"] == 0.75 and t["fd"] == "fd_classifier"
+    assert t["speedup"] == pytest.approx(1000 / 720)
+    assert t["no_worse_than_base"] and t["better_than_ase"]
+    rows[5]["fd_classifier"] = 125  # worse than the base and than ASE
+    t = targets(rows)
+    assert not t["no_worse_than_base"] and not t["better_than_ase"]
+    assert targets([_row("presto-l", 0.75, 720, 109)]) is None  # no base row: nothing to judge
