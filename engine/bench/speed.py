@@ -1,11 +1,12 @@
 """Speed bench: text to waveform for each served model, onnxruntime vs PyTorch, side by side.
 
     python -m engine.bench speed --models exported/base exported/presto-ls \
-        [--seconds 32] [--repeats 3] [--threads 2] [--torch] [--out reports/speed]
+        [--seconds 32] [--repeats 3] [--threads 2] [--steps N] [--budgets 1.0 0.6] [--torch] \
+        [--out reports/speed]
 
 For every model directory, in one run on one machine: wall time and real-time factor
 of one `--seconds` clip (one window: text embedding, the model's default steps and
-budget, decode), time per stage (text, each network evaluation, decode), network
+budget or those given, one row per --budgets value, decode), time per stage (text, each network evaluation, decode), network
 evaluations and blocks run, and peak resident memory. Each measurement runs in its
 own fresh process so that peak memory belongs to that model and backend alone.
 With --torch the same plan (sigmas, guidance, per-evaluation layer counts) also runs
@@ -38,14 +39,14 @@ def _peak_rss_mb() -> float:
 
 
 def _onnx_worker(model_dir: Path, seconds: float, repeats: int, threads: int,
-                 steps: int | None) -> dict:
+                 steps: int | None, budget: float | None) -> dict:
     from engine.runtime.model import ServedModel
     from engine.runtime.window import plan_window, sample_window
 
     t0 = time.perf_counter()
     model = ServedModel.load(model_dir, threads=threads)
     load = time.perf_counter() - t0
-    plan = plan_window(model, steps=steps)
+    plan = plan_window(model, steps=steps, budget=budget)
     frames = int(np.ceil(seconds * model.latent_rate))
     known = np.zeros((model.latent_channels, frames), dtype=np.float32)
     runs = []
@@ -67,7 +68,7 @@ def _onnx_worker(model_dir: Path, seconds: float, repeats: int, threads: int,
 
 
 def _torch_worker(model_dir: Path, seconds: float, repeats: int, threads: int,
-                  steps: int | None) -> dict:
+                  steps: int | None, budget: float | None) -> dict:
     import torch
 
     from engine.edm.samplers import SAMPLERS
@@ -83,7 +84,7 @@ def _torch_worker(model_dir: Path, seconds: float, repeats: int, threads: int,
     denoiser, _, _ = load_run(run)
     encoder = shared_prompt_encoder()
     load = time.perf_counter() - t0
-    plan = plan_window(served, steps=steps)
+    plan = plan_window(served, steps=steps, budget=budget)
     frames = int(np.ceil(seconds * served.latent_rate))
     c = served.latent_channels
     known = torch.zeros(1, c, frames)
@@ -161,10 +162,11 @@ def _summary(runs: list[dict], audio_s: float, load: float, plan, provider: str)
 
 
 def measure(model_dir: Path, backend: str, seconds: float, repeats: int, threads: int,
-            steps: int | None) -> dict:
-    """Run one measurement in a fresh interpreter; returns its summary (or an `error`)."""
+            steps: int | None, budget: float | None = None) -> dict:
+    """Run one measurement in a fresh interpreter; returns its summary (or an `error`).
+    steps / budget: None keeps the model's defaults."""
     args = {"model": str(model_dir), "backend": backend, "seconds": seconds,
-            "repeats": repeats, "threads": threads, "steps": steps}
+            "repeats": repeats, "threads": threads, "steps": steps, "budget": budget}
     cmd = [sys.executable, "-m", "engine.bench.speed", "--worker", json.dumps(args)]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[2])
     if result.returncode != 0:
@@ -215,6 +217,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=None, help="override every model's steps")
+    parser.add_argument("--budgets", type=float, nargs="+", default=None,
+                        help="layer budgets to time every model at, one row each (default: "
+                        "each model's own)")
     parser.add_argument("--torch", action="store_true", help="also time the PyTorch checkpoints")
     parser.add_argument("--out", type=Path, default=Path("reports/speed"))
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -233,17 +238,19 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         w = json.loads(args.worker)
         fn = _onnx_worker if w["backend"] == "onnxruntime" else _torch_worker
         print(json.dumps(fn(Path(w["model"]), w["seconds"], w["repeats"], w["threads"],
-                            w["steps"])))
+                            w["steps"], w["budget"])))
         return 0
     if not args.models:
         raise SystemExit("python -m engine.bench speed: --models DIR [DIR ...] is required")
     from tqdm import tqdm
 
     backends = ["onnxruntime", "torch"] if args.torch else ["onnxruntime"]
-    jobs = [(m, b) for m in args.models for b in backends]
+    budgets = args.budgets or [None]
+    jobs = [(m, budget, b) for m in args.models for budget in budgets for b in backends]
     rows = []
-    for model_dir, backend in tqdm(jobs, desc="speed", unit="run"):
-        row = measure(model_dir, backend, args.seconds, args.repeats, args.threads, args.steps)
+    for model_dir, budget, backend in tqdm(jobs, desc="speed", unit="run"):
+        row = measure(model_dir, backend, args.seconds, args.repeats, args.threads, args.steps,
+                      budget)
         rows.append({"model": model_dir.name, "backend": backend, **row})
     meta = {"machine": f"{platform.processor() or platform.machine()}, "
                        f"{len(os.sched_getaffinity(0))} cores",
