@@ -7,8 +7,9 @@
 For every model directory, in one run on one machine: wall time and real-time factor
 of one `--seconds` clip (one window: text embedding, the model's default steps and
 budget or those given, one row per --budgets value, decode), time per stage (text,
-each network evaluation, decode), network evaluations and blocks run, and peak resident memory. Each measurement runs in its
-own fresh process so that peak memory belongs to that model and backend alone.
+each network evaluation, decode), network evaluations and blocks run, and peak
+resident memory. Each measurement runs in its own fresh process so that peak memory
+belongs to that model and backend alone.
 With --torch the same plan (sigmas, guidance, per-evaluation layer counts) also runs
 through the PyTorch checkpoint the model was exported from (its manifest names the
 run), so onnxruntime and PyTorch eager are compared on identical work; the codec
