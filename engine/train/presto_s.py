@@ -61,14 +61,14 @@ from engine.train.latent_cache import LatentCache, open_latent_cache
 from engine.train.presto_l import load_teacher
 from engine.train.presto_s_config import PrestoSConfig, ablation, get_preset
 from engine.train.presto_s_eval import AudioFD, FDProbe, plot_fd
-from engine.train.presto_s_parts import DiscriminatorHead
+from engine.train.presto_s_parts import DiscriminatorHead, make_level_aware
 from engine.train.presto_s_steps import Batch, Networks, fake_update, generator_update
 from engine.train.teacher import latent_cache_dir
 
 DEFAULT_CLASSIFIER = Path(__file__).resolve().parents[2] / "reports" / "quality" / "classifier"
 # PrestoSRun fields that, when given, override the preset's (or the resumed run's) value
 OVERRIDES = ("steps", "guidance", "lr_gen", "lr_fake", "guidance_sigma_min", "anchor_sigma",
-             "snapshot_every", "fake_updates", "batch")
+             "snapshot_every", "fake_updates", "batch", "fake_by_level")
 LOSS_KEYS = ["dmd", "gen_gan", "fake", "disc", "d_real", "d_fake", "grad_gen", "lr"]
 
 
@@ -96,6 +96,7 @@ class PrestoSRun:
     anchor_sigma: float | None = None  # teacher regression below this input sigma (preset's: 0)
     fake_updates: int | None = None  # fake-score updates per generator update (preset's: 5)
     batch: int | None = None  # generator samples per update (preset's: 4)
+    fake_by_level: bool | None = None  # a level-aware fake score (preset's: off)
 
 
 def generator_init(run: PrestoSRun, teacher: EDMPrecond, meta: dict
@@ -167,6 +168,8 @@ def main(run: PrestoSRun) -> Path:
     ema = copy.deepcopy(generator).requires_grad_(False)
     fake = EDMPrecond(DiT(teacher.net.cfg), sd)
     fake.net.load_state_dict(teacher.net.state_dict())
+    if cfg.fake_by_level:  # (a resumed run's own weights are loaded over this below)
+        make_level_aware(fake)
     torch.manual_seed(cfg.seed)  # the head's initial weights
     head = DiscriminatorHead(teacher.net.cfg.width, cfg.disc_hidden) if cfg.gan else None
     layered = run.presto_l is not None

@@ -100,6 +100,11 @@ class PrestoSConfig:
     # of the DMD direction (engine.train.presto_s_steps.generator_update); 0 = DMD only
     anchor_sigma: float = 0.0
     fake_updates: int = 5  # fake-score (and discriminator) updates per generator update
+    # The fake score sees which generator input level each sample came from (through its
+    # budget input, which it does not otherwise use): it models each level's outputs on
+    # their own instead of their mixture, so a level's good samples are not pushed to make
+    # up for another level's poor ones (engine.train.presto_s_parts.level_label).
+    fake_by_level: bool = False
     # --- adversarial loss (least squares, a head on the fake score's hidden states) ---
     gan: bool = True
     disc_block: float = 0.5  # features after this fraction of the fake network's blocks

@@ -151,6 +151,27 @@ def disc_depth(depth: int, fraction: float) -> int:
     return min(depth, max(1, math.ceil(fraction * depth)))
 
 
+def level_label(sigma_in: torch.Tensor, sigma_min: float, sigma_max: float) -> torch.Tensor:
+    """(B,) generator input levels -> (B,) labels in [0, 1], linear in log sigma: what a
+    level-aware fake score receives in place of a layer budget."""
+    lo, hi = math.log(sigma_min), math.log(sigma_max)
+    return ((sigma_in.log() - lo) / (hi - lo)).clamp(0.0, 1.0)
+
+
+@torch.no_grad()
+def make_level_aware(fake: EDMPrecond) -> None:
+    """Make the fake network's budget embeddings constant at their budget-1 value (the only
+    budget its teacher was trained at), with a zero last layer that training can grow: at
+    the start it answers exactly as the teacher for every level label."""
+    net = fake.net
+    one = torch.ones(1)
+    for embedder in (net.budget_embed, net.final_budget_embed):
+        value = embedder(one)[0]  # (D,)
+        last = embedder.mlp[-1]
+        last.weight.zero_()
+        last.bias.copy_(value)
+
+
 def hidden_states(model: EDMPrecond, x: torch.Tensor, sigma: torch.Tensor, text: torch.Tensor,
                   known: torch.Tensor, mask: torch.Tensor, n_blocks: int) -> torch.Tensor:
     """Tokens (B, L, D) after the first n_blocks blocks of `model` (full budget).

@@ -32,6 +32,7 @@ from engine.train.presto_s_parts import (
     dmd_loss,
     guided_teacher,
     hidden_states,
+    level_label,
     lsgan_disc_loss,
     lsgan_gen_loss,
     sample_paths,
@@ -119,6 +120,14 @@ def generator_sample(nets: Networks, batch: Batch, cfg: PrestoSConfig, gen: torc
         return generator_x0(nets.generator, x, sigma, batch, budget, nets.schedule), sigma, x
 
 
+def fake_budget(cfg: PrestoSConfig, sigma_in: torch.Tensor) -> torch.Tensor:
+    """(B,) what the fake score receives as its budget: 1, or with cfg.fake_by_level the
+    label of the generator input level (B,) each sample was made from."""
+    if not cfg.fake_by_level:
+        return torch.ones_like(sigma_in)
+    return level_label(sigma_in, cfg.noise_gen.sigma_min, cfg.noise_gen.sigma_max)
+
+
 def critic(nets: Networks, x0: torch.Tensor, sigma: torch.Tensor, batch: Batch,
            cfg: PrestoSConfig, gen: torch.Generator) -> torch.Tensor:
     """Discriminator scores (B,) of latents x0 (B, C, T) noised at sigma (B,)."""
@@ -131,12 +140,13 @@ def critic(nets: Networks, x0: torch.Tensor, sigma: torch.Tensor, batch: Batch,
 def fake_update(nets: Networks, opt: torch.optim.Optimizer, batch: Batch, cfg: PrestoSConfig,
                 sigma_data: float, gen: torch.Generator) -> dict[str, float]:
     """One fake-score step: EDM denoising on fresh generator samples (+ the LSGAN critic)."""
-    x0_g, _, _ = generator_sample(nets, batch, cfg, gen, grad=False)  # (B, C, T)
+    x0_g, sigma_in, _ = generator_sample(nets, batch, cfg, gen, grad=False)  # (B, C, T), (B,)
     b = x0_g.shape[0]
     fake = nets.fake
+    label = fake_budget(cfg, sigma_in)  # (B,)
 
     def denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        return fake(x, sigma, text_emb=batch.text, budget=torch.ones(b), known=batch.x0,
+        return fake(x, sigma, text_emb=batch.text, budget=label, known=batch.x0,
                     mask=batch.mask)
 
     sigma = sample_sigmas(cfg.noise_fake, b, gen)
@@ -174,8 +184,8 @@ def generator_update(nets: Networks, opt: torch.optim.Optimizer, batch: Batch,
         x = x0_g.detach() + torch.randn(x0_g.shape, generator=gen) * sigma[:, None, None]
         real = guided_teacher(nets.teacher, x, sigma, batch.text, batch.x0, batch.mask,
                               cfg.guidance, cfg.guidance_sigma_min)
-        fake = nets.fake(x, sigma, text_emb=batch.text, budget=torch.ones(b), known=batch.x0,
-                         mask=batch.mask)
+        fake = nets.fake(x, sigma, text_emb=batch.text, budget=fake_budget(cfg, sigma_in),
+                         known=batch.x0, mask=batch.mask)
         anchored = sigma_in < cfg.anchor_sigma  # (B,)
         if anchored.any():
             rows = anchored.nonzero()[:, 0]

@@ -27,6 +27,8 @@ from engine.train.presto_s_parts import (
     dmd_loss,
     grid_levels,
     guided_teacher,
+    level_label,
+    make_level_aware,
     sample_paths,
     sample_sigmas,
     token_weights,
@@ -287,6 +289,38 @@ def test_guidance_interval_leaves_low_noise_rows_unguided(teacher) -> None:
         PrestoSConfig(guidance_sigma_min=-1.0)
 
 
+def test_level_labels_run_from_0_at_sigma_min_to_1_at_sigma_max_in_log_sigma() -> None:
+    labels = level_label(torch.tensor([0.002, 0.4, 80.0, 200.0, 1e-4]), 0.002, 80.0)
+    assert labels[0].item() == pytest.approx(0.0, abs=1e-6)
+    assert labels[2].item() == pytest.approx(1.0) and labels[3] == 1.0 and labels[4] == 0.0
+    mid = math.sqrt(0.002 * 80.0)  # the geometric middle
+    assert level_label(torch.tensor([mid]), 0.002, 80.0).item() == pytest.approx(0.5)
+    assert 0.0 < labels[1] < 1.0
+
+
+def test_a_level_aware_fake_starts_as_the_teacher_for_every_label_and_can_learn_them(
+        teacher) -> None:
+    model, _ = load_teacher(teacher)
+    fake = copy.deepcopy(model).requires_grad_(True)  # the trainer's fake score is trained
+    make_level_aware(fake)
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(3, model.net.cfg.latent_channels, 16, generator=g)
+    text = torch.nn.functional.normalize(torch.randn(3, 384, generator=g), dim=-1)
+    known, mask = torch.zeros_like(x), torch.zeros(3, 1, 16)
+    sigma = torch.tensor([0.1, 1.0, 10.0])
+    with torch.no_grad():
+        want = model(x, sigma, text_emb=text, budget=torch.ones(3), known=known, mask=mask)
+        for label in (0.0, 0.37, 1.0):
+            got = fake(x, sigma, text_emb=text, budget=torch.full((3,), label), known=known,
+                       mask=mask)
+            torch.testing.assert_close(got, want)
+    # the label's path is trainable: a loss that depends on it gives the last layer a gradient
+    out = fake(x, sigma, text_emb=text, budget=torch.tensor([0.0, 0.5, 1.0]), known=known,
+               mask=mask)
+    out.pow(2).mean().backward()
+    assert fake.net.budget_embed.mlp[-1].weight.grad.abs().sum() > 0
+
+
 def test_dmd_gradient_is_zero_when_fake_equals_real_and_points_from_fake_to_real() -> None:
     g = torch.Generator().manual_seed(0)
     x0 = torch.randn(2, 4, 6, generator=g).requires_grad_(True)
@@ -411,11 +445,16 @@ def test_presto_ls_refuses_a_run_that_is_not_presto_l(teacher, tmp_path) -> None
 def test_cli_runs_an_ablation(teacher, tmp_path) -> None:
     cli(["presto-s", "--teacher", str(teacher), "--out", str(tmp_path), "--preset", "micro",
          "--steps", "1", "--ablation", "discrete", "--threads", "1",
-         "--lr-gen", "2e-5", "--lr-fake", "6e-5", "--fake-updates", "3", "--batch", "1"])
+         "--lr-gen", "2e-5", "--lr-fake", "6e-5", "--fake-updates", "3", "--batch", "1",
+         "--fake-by-level"])
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     cfg = PrestoSConfig.from_dict(state["presto_s"])
     assert state["step"] == 1 and cfg.ablation == "discrete"
     assert (cfg.lr_gen, cfg.lr_fake, cfg.fake_updates, cfg.batch) == (2e-5, 6e-5, 3, 1)
+    assert cfg.fake_by_level
+    # the fake score's budget embedding left its constant start: the labels were used
+    last = state["fake"]["budget_embed.mlp.2.weight"]
+    assert last.abs().sum() > 0
     assert cfg.noise_gen.steps == (4,) and cfg.noise_gan.kind == "grid"
 
 
