@@ -103,7 +103,8 @@ class PrestoSConfig:
     # The fake score sees which generator input level each sample came from (through its
     # budget input, which it does not otherwise use): it models each level's outputs on
     # their own instead of their mixture, so a level's good samples are not pushed to make
-    # up for another level's poor ones (engine.train.presto_s_parts.level_label).
+    # up for another level's poor ones (engine.train.presto_s_parts.level_label). Measured
+    # no better than the mixture on the real teacher (docs/presto_s.md, session 6): off.
     fake_by_level: bool = False
     # --- adversarial loss (least squares, a head on the fake score's hidden states) ---
     gan: bool = True
