@@ -149,6 +149,8 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fake-by-level", action="store_true", default=None,
                    help="the fake score learns each generator input level's outputs apart "
                    "(labelled through its budget input) instead of their mixture")
+    p.add_argument("--no-gan", dest="gan", action="store_const", const=False, default=None,
+                   help="DMD alone: no discriminator head, no adversarial loss")
     p.add_argument("--no-audio-fd", action="store_true",
                    help="measure FD along training on latent statistics only")
 
@@ -161,7 +163,8 @@ def presto_s_run(a: argparse.Namespace, presto_l: Path | None):
     return PrestoSRun(
         a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, presto_l, a.ablation, a.cache,
         a.threads, a.guidance, a.lr_gen, a.lr_fake, classifier, a.codec, a.snapshot_every,
-        a.guidance_sigma_min, a.anchor_sigma, a.fake_updates, a.batch, a.fake_by_level)
+        a.guidance_sigma_min, a.anchor_sigma, a.fake_updates, a.batch, a.fake_by_level,
+        a.gan)
 
 
 def presto_s(sub: argparse._SubParsersAction) -> None:

@@ -446,12 +446,12 @@ def test_cli_runs_an_ablation(teacher, tmp_path) -> None:
     cli(["presto-s", "--teacher", str(teacher), "--out", str(tmp_path), "--preset", "micro",
          "--steps", "1", "--ablation", "discrete", "--threads", "1",
          "--lr-gen", "2e-5", "--lr-fake", "6e-5", "--fake-updates", "3", "--batch", "1",
-         "--fake-by-level"])
+         "--fake-by-level", "--no-gan"])
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     cfg = PrestoSConfig.from_dict(state["presto_s"])
     assert state["step"] == 1 and cfg.ablation == "discrete"
     assert (cfg.lr_gen, cfg.lr_fake, cfg.fake_updates, cfg.batch) == (2e-5, 6e-5, 3, 1)
-    assert cfg.fake_by_level
+    assert cfg.fake_by_level and not cfg.gan and state.get("head") is None
     # the fake score's budget embedding left its constant start: the labels were used
     last = state["fake"]["budget_embed.mlp.2.weight"]
     assert last.abs().sum() > 0
