@@ -271,12 +271,19 @@ def test_ablations_switch_the_distributions_the_paper_compares() -> None:
         ablation(cfg, "both")
 
 
+def random_inputs(model: EDMPrecond, seed: int, rows: int = 3, frames: int = 16
+                  ) -> tuple[torch.Tensor, ...]:
+    """Noisy latents x (B, C, T), unit-norm caption embeddings (B, 384), and no context:
+    known (B, C, T) and mask (B, 1, T) all zero."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(rows, model.net.cfg.latent_channels, frames, generator=g)
+    text = torch.nn.functional.normalize(torch.randn(rows, 384, generator=g), dim=-1)
+    return x, text, torch.zeros_like(x), torch.zeros(rows, 1, frames)
+
+
 def test_guidance_interval_leaves_low_noise_rows_unguided(teacher) -> None:
     model, _ = load_teacher(teacher)
-    g = torch.Generator().manual_seed(3)
-    x = torch.randn(3, model.net.cfg.latent_channels, 16, generator=g)
-    text = torch.nn.functional.normalize(torch.randn(3, 384, generator=g), dim=-1)
-    known, mask = torch.zeros_like(x), torch.zeros(3, 1, 16)
+    x, text, known, mask = random_inputs(model, seed=3)
     sigma = torch.tensor([0.05, 0.5, 5.0])
     with torch.no_grad():
         cond = guided_teacher(model, x, sigma, text, known, mask, 1.0)
@@ -303,10 +310,7 @@ def test_a_level_aware_fake_starts_as_the_teacher_for_every_label_and_can_learn_
     model, _ = load_teacher(teacher)
     fake = copy.deepcopy(model).requires_grad_(True)  # the trainer's fake score is trained
     make_level_aware(fake)
-    g = torch.Generator().manual_seed(5)
-    x = torch.randn(3, model.net.cfg.latent_channels, 16, generator=g)
-    text = torch.nn.functional.normalize(torch.randn(3, 384, generator=g), dim=-1)
-    known, mask = torch.zeros_like(x), torch.zeros(3, 1, 16)
+    x, text, known, mask = random_inputs(model, seed=5)
     sigma = torch.tensor([0.1, 1.0, 10.0])
     with torch.no_grad():
         want = model(x, sigma, text_emb=text, budget=torch.ones(3), known=known, mask=mask)
