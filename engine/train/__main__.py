@@ -151,6 +151,9 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
                    "(labelled through its budget input) instead of their mixture")
     p.add_argument("--no-gan", dest="gan", action="store_const", const=False, default=None,
                    help="DMD alone: no discriminator head, no adversarial loss")
+    p.add_argument("--dmd-norm", choices=["sample", "batch"], default=None,
+                   help="scale of the DMD direction: per sample (DMD2, the preset's) or one "
+                   "for the batch")
     p.add_argument("--no-audio-fd", action="store_true",
                    help="measure FD along training on latent statistics only")
 
@@ -164,7 +167,7 @@ def presto_s_run(a: argparse.Namespace, presto_l: Path | None):
         a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, presto_l, a.ablation, a.cache,
         a.threads, a.guidance, a.lr_gen, a.lr_fake, classifier, a.codec, a.snapshot_every,
         a.guidance_sigma_min, a.anchor_sigma, a.fake_updates, a.batch, a.fake_by_level,
-        a.gan)
+        a.gan, a.dmd_norm)
 
 
 def presto_s(sub: argparse._SubParsersAction) -> None:

@@ -68,7 +68,8 @@ from engine.train.teacher import latent_cache_dir
 DEFAULT_CLASSIFIER = Path(__file__).resolve().parents[2] / "reports" / "quality" / "classifier"
 # PrestoSRun fields that, when given, override the preset's (or the resumed run's) value
 OVERRIDES = ("steps", "guidance", "lr_gen", "lr_fake", "guidance_sigma_min", "anchor_sigma",
-             "snapshot_every", "fake_updates", "batch", "fake_by_level", "gan")
+             "snapshot_every", "fake_updates", "batch", "fake_by_level", "gan",
+             "dmd_norm")
 LOSS_KEYS = ["dmd", "gen_gan", "fake", "disc", "d_real", "d_fake", "grad_gen", "lr"]
 
 
@@ -98,6 +99,7 @@ class PrestoSRun:
     batch: int | None = None  # generator samples per update (preset's: 4)
     fake_by_level: bool | None = None  # a level-aware fake score (preset's: off)
     gan: bool | None = None  # the adversarial loss (preset's: on)
+    dmd_norm: str | None = None  # "sample" | "batch" DMD gradient scale (preset's: sample)
 
 
 def generator_init(run: PrestoSRun, teacher: EDMPrecond, meta: dict

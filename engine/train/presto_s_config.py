@@ -100,6 +100,8 @@ class PrestoSConfig:
     # of the DMD direction (engine.train.presto_s_steps.generator_update); 0 = DMD only
     anchor_sigma: float = 0.0
     fake_updates: int = 5  # fake-score (and discriminator) updates per generator update
+    # DMD gradient scale (engine.train.presto_s_parts.dmd_loss): "sample" (DMD2) or "batch"
+    dmd_norm: str = "sample"
     # The fake score sees which generator input level each sample came from (through its
     # budget input, which it does not otherwise use): it models each level's outputs on
     # their own instead of their mixture, so a level's good samples are not pushed to make
@@ -155,6 +157,8 @@ class PrestoSConfig:
     def __post_init__(self) -> None:
         if self.gen_input not in GEN_INPUTS:
             raise ValueError(f"gen_input must be one of {GEN_INPUTS}, got {self.gen_input!r}")
+        if self.dmd_norm not in ("sample", "batch"):
+            raise ValueError(f"dmd_norm must be 'sample' or 'batch', got {self.dmd_norm!r}")
         if self.fake_updates < 1 or self.batch < 1 or self.steps < 0 or self.window_frames < 2:
             raise ValueError("fake_updates >= 1, batch >= 1, steps >= 0, window_frames >= 2 "
                              "are required")

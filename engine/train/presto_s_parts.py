@@ -92,19 +92,28 @@ def masked_mean(err: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (err * unknown).sum() / unknown.sum().clamp_min(1.0)
 
 
-def dmd_loss(x0_g: torch.Tensor, real: torch.Tensor, fake: torch.Tensor, mask: torch.Tensor
-             ) -> tuple[torch.Tensor, dict[str, float]]:
+DMD_NORMS = ("sample", "batch")  # how dmd_loss scales the (fake - real) direction
+
+
+def dmd_loss(x0_g: torch.Tensor, real: torch.Tensor, fake: torch.Tensor, mask: torch.Tensor,
+             norm: str = "sample") -> tuple[torch.Tensor, dict[str, float]]:
     """DMD2 loss whose gradient in x0_g is the normalised (fake - real) direction.
 
     x0_g: (B, C, T) generator sample (with grad); real: teacher x0 estimate with CFG and
     fake: fake-score x0 estimate, both of x0_g noised at the same sigma (no grad);
-    mask: (B, 1, T), 1 = known context frame (no gradient there). The per-sample scale
-    is the mean |x0_g - real| over unknown frames, so the gradient is 0 where fake == real.
+    mask: (B, 1, T), 1 = known context frame (no gradient there). norm "sample" (DMD2):
+    each sample's scale is its mean |x0_g - real| over unknown frames, so every sample's
+    step is O(1) however small its discrepancy; "batch": one scale, the batch's mean of
+    those, so samples keep their relative sizes. The gradient is 0 where fake == real.
     """
+    if norm not in DMD_NORMS:
+        raise ValueError(f"norm must be one of {DMD_NORMS}, got {norm!r}")
     unknown = (1.0 - mask).expand_as(x0_g)  # (B, C, T)
     with torch.no_grad():
         per_sample = unknown.sum(dim=(1, 2)).clamp_min(1.0)  # (B,)
         scale = ((x0_g - real).abs() * unknown).sum(dim=(1, 2)) / per_sample  # (B,)
+        if norm == "batch":
+            scale = scale.mean().expand_as(scale)  # (B,)
         grad = (fake - real) / scale.clamp_min(1e-8)[:, None, None] * unknown  # (B, C, T)
         grad = torch.nan_to_num(grad)
         target = x0_g - grad  # (B, C, T)

@@ -194,7 +194,7 @@ def generator_update(nets: Networks, opt: torch.optim.Optimizer, batch: Batch,
                                         part.x0, part.mask, cfg.guidance,
                                         cfg.guidance_sigma_min)
             fake[rows] = x0_g.detach()[rows]  # direction: from the teacher's estimate to G's
-    loss, parts = dmd_loss(x0_g, real, fake, batch.mask)
+    loss, parts = dmd_loss(x0_g, real, fake, batch.mask, cfg.dmd_norm)
     parts["dmd"] = loss.item()
     parts["anchored"] = float(anchored.float().mean())
     if nets.head is not None:

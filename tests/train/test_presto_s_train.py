@@ -343,6 +343,24 @@ def test_dmd_gradient_is_zero_when_fake_equals_real_and_points_from_fake_to_real
     assert torch.count_nonzero(x0.grad[1, :, :2]) == 0  # no gradient on known context frames
 
 
+def test_batch_normalised_dmd_keeps_the_samples_relative_sizes() -> None:
+    g = torch.Generator().manual_seed(1)
+    real = torch.randn(2, 4, 6, generator=g)
+    x0 = (real + torch.cat([torch.full((1, 4, 6), 0.1), torch.full((1, 4, 6), 1.0)])
+          ).requires_grad_(True)  # sample 0 is 10x closer to the real score's estimate
+    fake = real + 0.5 * (x0.detach() - real)  # a direction proportional to each discrepancy
+    mask = torch.zeros(2, 1, 6)
+    dmd_loss(x0, real, fake, mask, "sample")[0].backward()
+    per_sample = x0.grad.abs().mean(dim=(1, 2))
+    torch.testing.assert_close(per_sample[0], per_sample[1])  # DMD2: both O(1)
+    x0.grad = None
+    dmd_loss(x0, real, fake, mask, "batch")[0].backward()
+    per_sample = x0.grad.abs().mean(dim=(1, 2))
+    torch.testing.assert_close(per_sample[1] / per_sample[0], torch.tensor(10.0))
+    with pytest.raises(ValueError, match="norm"):
+        dmd_loss(x0, real, fake, mask, "layer")
+
+
 def test_discriminator_trains_and_its_loss_alone_moves_the_generator(teacher) -> None:
     """Guidance 1 and fake = teacher make the DMD gradient exactly zero: any generator
     change then comes from the LSGAN loss, and none without the discriminator."""
@@ -450,12 +468,13 @@ def test_cli_runs_an_ablation(teacher, tmp_path) -> None:
     cli(["presto-s", "--teacher", str(teacher), "--out", str(tmp_path), "--preset", "micro",
          "--steps", "1", "--ablation", "discrete", "--threads", "1",
          "--lr-gen", "2e-5", "--lr-fake", "6e-5", "--fake-updates", "3", "--batch", "1",
-         "--fake-by-level", "--no-gan"])
+         "--fake-by-level", "--no-gan", "--dmd-norm", "batch"])
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     cfg = PrestoSConfig.from_dict(state["presto_s"])
     assert state["step"] == 1 and cfg.ablation == "discrete"
     assert (cfg.lr_gen, cfg.lr_fake, cfg.fake_updates, cfg.batch) == (2e-5, 6e-5, 3, 1)
     assert cfg.fake_by_level and not cfg.gan and state.get("head") is None
+    assert cfg.dmd_norm == "batch"
     # the fake score's budget embedding left its constant start: the labels were used
     last = state["fake"]["budget_embed.mlp.2.weight"]
     assert last.abs().sum() > 0
