@@ -26,6 +26,7 @@ import argparse
 from pathlib import Path
 
 from engine.cli import dispatch
+from engine.train.presto_s_config import DMD_NORMS
 
 
 def codec(sub: argparse._SubParsersAction) -> None:
@@ -151,7 +152,7 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
                    "(labelled through its budget input) instead of their mixture")
     p.add_argument("--no-gan", dest="gan", action="store_const", const=False, default=None,
                    help="DMD alone: no discriminator head, no adversarial loss")
-    p.add_argument("--dmd-norm", choices=["sample", "batch"], default=None,
+    p.add_argument("--dmd-norm", choices=DMD_NORMS, default=None,
                    help="scale of the DMD direction: per sample (DMD2, the preset's) or one "
                    "for the batch")
     p.add_argument("--no-audio-fd", action="store_true",
@@ -160,14 +161,13 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
 
 def presto_s_run(a: argparse.Namespace, presto_l: Path | None):
     """The PrestoSRun that the presto-s / presto-ls command lines describe."""
-    from engine.train.presto_s import DEFAULT_CLASSIFIER, PrestoSRun
+    from engine.train.presto_s import DEFAULT_CLASSIFIER, OVERRIDES, PrestoSRun
 
     classifier = None if a.no_audio_fd else (a.classifier or DEFAULT_CLASSIFIER)
-    return PrestoSRun(
-        a.teacher, a.out, a.preset, a.resume, a.steps, a.minutes, presto_l, a.ablation, a.cache,
-        a.threads, a.guidance, a.lr_gen, a.lr_fake, classifier, a.codec, a.snapshot_every,
-        a.guidance_sigma_min, a.anchor_sigma, a.fake_updates, a.batch, a.fake_by_level,
-        a.gan, a.dmd_norm)
+    overrides = {name: getattr(a, name) for name in OVERRIDES}  # flags named as the fields
+    return PrestoSRun(a.teacher, a.out, preset=a.preset, resume=a.resume, minutes=a.minutes,
+                      presto_l=presto_l, ablation=a.ablation, cache=a.cache, threads=a.threads,
+                      classifier=classifier, codec=a.codec, **overrides)
 
 
 def presto_s(sub: argparse._SubParsersAction) -> None:

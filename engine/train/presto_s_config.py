@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 NOISE_KINDS = ("lognormal", "schedule", "karras", "grid")
 GEN_INPUTS = ("backward", "real")
+DMD_NORMS = ("sample", "batch")  # how dmd_loss scales the (fake - real) direction
 ABLATIONS = ("gen-train", "discrete")
 NOISE_FIELDS = ("noise_gen", "noise_dmd", "noise_fake", "noise_gan")
 
@@ -157,8 +158,8 @@ class PrestoSConfig:
     def __post_init__(self) -> None:
         if self.gen_input not in GEN_INPUTS:
             raise ValueError(f"gen_input must be one of {GEN_INPUTS}, got {self.gen_input!r}")
-        if self.dmd_norm not in ("sample", "batch"):
-            raise ValueError(f"dmd_norm must be 'sample' or 'batch', got {self.dmd_norm!r}")
+        if self.dmd_norm not in DMD_NORMS:
+            raise ValueError(f"dmd_norm must be one of {DMD_NORMS}, got {self.dmd_norm!r}")
         if self.fake_updates < 1 or self.batch < 1 or self.steps < 0 or self.window_frames < 2:
             raise ValueError("fake_updates >= 1, batch >= 1, steps >= 0, window_frames >= 2 "
                              "are required")

@@ -28,7 +28,7 @@ from torch import nn
 
 from engine.edm.precond import EDMPrecond, edm_coefficients
 from engine.edm.schedule import distilled_sigmas
-from engine.train.presto_s_config import NoiseDist
+from engine.train.presto_s_config import DMD_NORMS, NoiseDist
 
 
 def sampling_sigmas(dist: NoiseDist, steps: int) -> list[float]:
@@ -90,9 +90,6 @@ def masked_mean(err: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of err (B, C, T) over frames where mask (B, 1, T) is 0 (not given as context)."""
     unknown = (1.0 - mask).expand_as(err)  # (B, C, T)
     return (err * unknown).sum() / unknown.sum().clamp_min(1.0)
-
-
-DMD_NORMS = ("sample", "batch")  # how dmd_loss scales the (fake - real) direction
 
 
 def dmd_loss(x0_g: torch.Tensor, real: torch.Tensor, fake: torch.Tensor, mask: torch.Tensor,
