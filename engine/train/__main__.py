@@ -152,9 +152,17 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
                    "(labelled through its budget input) instead of their mixture")
     p.add_argument("--no-gan", dest="gan", action="store_const", const=False, default=None,
                    help="DMD alone: no discriminator head, no adversarial loss")
+    p.add_argument("--gan-gen-weight", type=float, default=None,
+                   help="weight of the generator's adversarial loss next to DMD (default: the "
+                   "preset's, 3e-3)")
     p.add_argument("--dmd-norm", choices=DMD_NORMS, default=None,
                    help="scale of the DMD direction: per sample (DMD2, the preset's) or one "
                    "for the batch")
+    p.add_argument("--window-frames", type=int, default=None,
+                   help="longest training crop in latent frames (default: the preset's, 172 = "
+                   "8 s; 689 = the 32 s serving window)")
+    p.add_argument("--fd-frames", type=int, default=None,
+                   help="FD probe window in latent frames (default: the training crop's)")
     p.add_argument("--no-audio-fd", action="store_true",
                    help="measure FD along training on latent statistics only")
 

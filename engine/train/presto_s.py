@@ -69,7 +69,7 @@ DEFAULT_CLASSIFIER = Path(__file__).resolve().parents[2] / "reports" / "quality"
 # PrestoSRun fields that, when given, override the preset's (or the resumed run's) value
 OVERRIDES = ("steps", "guidance", "lr_gen", "lr_fake", "guidance_sigma_min", "anchor_sigma",
              "snapshot_every", "fake_updates", "batch", "fake_by_level", "gan",
-             "dmd_norm")
+             "dmd_norm", "window_frames", "fd_frames", "gan_gen_weight")
 LOSS_KEYS = ["dmd", "gen_gan", "fake", "disc", "d_real", "d_fake", "grad_gen", "lr"]
 
 
@@ -100,6 +100,9 @@ class PrestoSRun:
     fake_by_level: bool | None = None  # a level-aware fake score (preset's: off)
     gan: bool | None = None  # the adversarial loss (preset's: on)
     dmd_norm: str | None = None  # "sample" | "batch" DMD gradient scale (preset's: sample)
+    window_frames: int | None = None  # longest training crop in latent frames (preset's: 172)
+    fd_frames: int | None = None  # FD probe window in latent frames (preset's: the crop's)
+    gan_gen_weight: float | None = None  # the generator's adversarial weight (preset's: 3e-3)
 
 
 def generator_init(run: PrestoSRun, teacher: EDMPrecond, meta: dict
@@ -207,7 +210,7 @@ def main(run: PrestoSRun) -> Path:
                   if cfg.fd_audio else (None, ""))
     if cfg.fd_audio and audio is None:
         print(f"classifier FD along training is off: {why}")
-    probe = FDProbe.build(cache, cfg.fd_clips, cfg.window_frames, dit.patch, audio=audio)
+    probe = FDProbe.build(cache, cfg.fd_clips, cfg.probe_frames, dit.patch, audio=audio)
     budgets = (1.0, cfg.b_min) if layered else (1.0,)
     kind = "presto-ls" if layered else "presto-s"
     info = {"kind": kind, "teacher": str(Path(run.teacher).resolve()),

@@ -139,6 +139,9 @@ class PrestoSConfig:
     # --- FD along training (EMA generator, fixed valid windows and seeds) ---
     fd_every: int = 50  # generator updates between FD measurements
     fd_clips: int = 32  # valid windows (and as many generated clips per step count)
+    # probe window length in latent frames; 0 = window_frames. Set it to compare runs whose
+    # training crops differ on the same windows (or to probe at the 32 s serving length)
+    fd_frames: int = 0
     fd_steps: tuple[int, ...] = (1, 2, 4, 8)  # sampling step counts measured
     reference_steps: int = 32  # the teacher's reference: DPM-Solver++(2M) with guidance
     # also FD on codec-decoded samples: the quality classifier's features ("cfd_n"; latent
@@ -163,6 +166,9 @@ class PrestoSConfig:
         if self.fake_updates < 1 or self.batch < 1 or self.steps < 0 or self.window_frames < 2:
             raise ValueError("fake_updates >= 1, batch >= 1, steps >= 0, window_frames >= 2 "
                              "are required")
+        if self.fd_frames < 0 or self.fd_frames == 1:
+            raise ValueError(f"fd_frames must be 0 (the training window) or >= 2, got "
+                             f"{self.fd_frames}")
         if not 0.0 < self.disc_block <= 1.0:
             raise ValueError(f"disc_block is a fraction of the blocks in (0, 1], got "
                              f"{self.disc_block}")
@@ -180,6 +186,11 @@ class PrestoSConfig:
             raise ValueError("fd_steps must be step counts >= 1")
         if self.ablation is not None and self.ablation not in ABLATIONS:
             raise ValueError(f"ablation must be one of {ABLATIONS}, got {self.ablation!r}")
+
+    @property
+    def probe_frames(self) -> int:
+        """Latent frames of the FD probe's windows (fd_frames, else the training crop)."""
+        return self.fd_frames or self.window_frames
 
     def with_teacher(self, p_mean: float, p_std: float) -> PrestoSConfig:
         """Every unset log-normal parameter filled with the teacher's training values."""

@@ -76,9 +76,9 @@ def main(judge: SnapshotJudge) -> dict:
         raise SystemExit(f"cannot decode and classify samples: {why}")
     cache = open_latent_cache(Path(first["cache"]))
     patch = first["train_config"]["dit"]["patch"]
-    probe = FDProbe.build(cache, clips, cfg.window_frames, patch, audio=audio)
+    probe = FDProbe.build(cache, clips, cfg.probe_frames, patch, audio=audio)
     ref_path = Path(judge.run) / "snapshots_reference.json"
-    key = {"clips": clips, "frames": cfg.window_frames, "teacher": first["teacher"],
+    key = {"clips": clips, "frames": cfg.probe_frames, "teacher": first["teacher"],
            "guidance": cfg.guidance, "steps": cfg.reference_steps}
     cached = json.loads(ref_path.read_text()) if ref_path.is_file() else {}
     if cached.get("key") == key:
