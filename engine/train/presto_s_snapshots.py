@@ -111,7 +111,9 @@ def main(judge: SnapshotJudge) -> dict:
         marks = " <- pick" if r is best else ""
         cells = " ".join(f"{s}: cfd {r[f'cfd_{s}']:.1f} lfd {r[f'lfd_{s}']:.1f} |"
                          for s in cfg.fd_steps)
-        print(f"step {r['step']:>5} | {cells}{marks}")
+        level = (f" level {r[f'lmean_{n}']:+.2f} high {r[f'lhigh_{n}']:+.2f} at {n}"
+                 if f"lmean_{n}" in r else "")
+        print(f"step {r['step']:>5} | {cells}{level}{marks}")
     chosen = out / "snapshots" / f"step-{best['step']:06d}"
     print(f"pick: {chosen} (lowest cfd/teacher + lfd/teacher at {n} steps)")
     return {"reference": reference, "rows": rows, "pick": best["step"]}
