@@ -41,7 +41,6 @@ from engine.train.presto_s_config import INFERENCE, NoiseDist
 from engine.train.presto_s_parts import guided_teacher, sampling_sigmas
 from engine.train.presto_s_steps import few_step_sample
 
-
 HIGH_BANDS = 24  # of the 64 log-mel bands: the top ones, where a dull generator loses level
 
 
