@@ -154,10 +154,10 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
                    help="DMD alone: no discriminator head, no adversarial loss")
     p.add_argument("--gan-gen-weight", type=float, default=None,
                    help="weight of the generator's adversarial loss next to DMD (default: the "
-                   "preset's, 3e-3)")
+                   "preset's, 5e-2)")
     p.add_argument("--dmd-norm", choices=DMD_NORMS, default=None,
-                   help="scale of the DMD direction: per sample (DMD2, the preset's) or one "
-                   "for the batch")
+                   help="scale of the DMD direction: per sample (DMD2) or one for the batch (the "
+                   "preset's)")
     p.add_argument("--window-frames", type=int, default=None,
                    help="longest training crop in latent frames (default: the preset's, 172 = "
                    "8 s; 689 = the 32 s serving window)")

@@ -99,10 +99,10 @@ class PrestoSRun:
     batch: int | None = None  # generator samples per update (preset's: 4)
     fake_by_level: bool | None = None  # a level-aware fake score (preset's: off)
     gan: bool | None = None  # the adversarial loss (preset's: on)
-    dmd_norm: str | None = None  # "sample" | "batch" DMD gradient scale (preset's: sample)
+    dmd_norm: str | None = None  # "sample" | "batch" DMD gradient scale (preset's: batch)
     window_frames: int | None = None  # longest training crop in latent frames (preset's: 172)
     fd_frames: int | None = None  # FD probe window in latent frames (preset's: the crop's)
-    gan_gen_weight: float | None = None  # the generator's adversarial weight (preset's: 3e-3)
+    gan_gen_weight: float | None = None  # the generator's adversarial weight (preset's: 5e-2)
 
 
 def generator_init(run: PrestoSRun, teacher: EDMPrecond, meta: dict

@@ -468,16 +468,16 @@ def test_cli_runs_an_ablation(teacher, tmp_path) -> None:
     cli(["presto-s", "--teacher", str(teacher), "--out", str(tmp_path), "--preset", "micro",
          "--steps", "1", "--ablation", "discrete", "--threads", "1",
          "--lr-gen", "2e-5", "--lr-fake", "6e-5", "--fake-updates", "3", "--batch", "1",
-         "--fake-by-level", "--no-gan", "--dmd-norm", "batch", "--window-frames", "12",
-         "--fd-frames", "16", "--gan-gen-weight", "0.05"])
+         "--fake-by-level", "--no-gan", "--dmd-norm", "sample", "--window-frames", "12",
+         "--fd-frames", "16", "--gan-gen-weight", "0.02"])
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     cfg = PrestoSConfig.from_dict(state["presto_s"])
     assert state["step"] == 1 and cfg.ablation == "discrete"
     assert (cfg.lr_gen, cfg.lr_fake, cfg.fake_updates, cfg.batch) == (2e-5, 6e-5, 3, 1)
     assert cfg.fake_by_level and not cfg.gan and state.get("head") is None
-    assert cfg.dmd_norm == "batch"
+    assert cfg.dmd_norm == "sample"
     assert (cfg.window_frames, cfg.probe_frames) == (12, 16)  # crops and probe set apart
-    assert cfg.gan_gen_weight == 0.05
+    assert cfg.gan_gen_weight == 0.02
     # the fake score's budget embedding left its constant start: the labels were used
     last = state["fake"]["budget_embed.mlp.2.weight"]
     assert last.abs().sum() > 0
