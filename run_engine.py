@@ -48,7 +48,8 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=32.0, help="output length (s)")
     p.add_argument("--out", type=Path, required=True, help="WAV file to write (44.1 kHz)")
     p.add_argument("--model", type=Path, default=None,
-                   help="exported model dir (default exported/presto-ls, else exported/base)")
+                   help="exported model dir (default: exported/presto-ls, else presto-s, else "
+                   "base)")
     p.add_argument("--steps", type=int, default=None, help="sampler steps (model default)")
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance (diffusion models; model default)")
@@ -109,7 +110,8 @@ def add_live(parser: argparse.ArgumentParser) -> None:
                    help="interface to bind (default loopback; 0.0.0.0 serves the network)")
     p.add_argument("--port", type=int, default=8765, help="HTTP and WebSocket port (0: any)")
     p.add_argument("--model", type=Path, default=None,
-                   help="exported model dir (default exported/presto-ls, else exported/base)")
+                   help="exported model dir (default: exported/presto-ls, else presto-s, else "
+                   "base)")
     p.add_argument("--hop", type=float, default=2.0,
                    help="seconds of new audio per hop (controls apply at hop boundaries)")
     p.add_argument("--record", type=Path, default=None, help="record the stream to FILE.flac")

@@ -39,12 +39,17 @@ WINDOW_SLACK = 4
 MAX_SECONDS = 600.0
 
 
-def default_model() -> Path:
-    """exported/presto-ls when it is shipped, else exported/base."""
-    for name in ("presto-ls", "base"):
-        if (EXPORTED / name / "manifest.json").is_file():
-            return EXPORTED / name
-    return EXPORTED / "presto-ls"
+# The served default, best first: the distilled model with layer budgets, the distilled
+# model, the teacher (whose guided multi-step sampling the live governor scales down).
+DEFAULT_ORDER = ("presto-ls", "presto-s", "base")
+
+
+def default_model(root: Path = EXPORTED) -> Path:
+    """The first of DEFAULT_ORDER shipped under root (root/presto-ls if none is)."""
+    for name in DEFAULT_ORDER:
+        if (root / name / "manifest.json").is_file():
+            return root / name
+    return root / DEFAULT_ORDER[0]
 
 
 @dataclass(frozen=True)

@@ -133,3 +133,15 @@ def test_generate_runs_where_torch_cannot_be_imported(model_dir, tmp_path) -> No
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["audio_seconds"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_the_default_model_is_the_best_shipped_one(tmp_path) -> None:
+    from engine.generate import default_model
+
+    assert default_model(tmp_path) == tmp_path / "presto-ls"  # nothing shipped: the intended
+    for name in ("base", "presto-s", "presto-ls"):  # each better kind, once shipped, wins
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text("{}")
+        assert default_model(tmp_path) == tmp_path / name
+    (tmp_path / "presto-ls" / "manifest.json").unlink()  # a directory without a manifest
+    assert default_model(tmp_path) == tmp_path / "presto-s"
