@@ -111,6 +111,33 @@ def presto_l(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+# The presto-s / presto-ls flags that take one value (None: the preset's, or the teacher's)
+PRESTO_S_VALUE_FLAGS: tuple[tuple[str, type, str], ...] = (
+    ("--lr-gen", float, "generator peak learning rate"),
+    ("--lr-fake", float, "fake score (and discriminator) peak learning rate"),
+    ("--guidance", float, "CFG weight of the real score (default: the preset's, 3)"),
+    ("--guidance-sigma-min", float,
+     "DMD noise levels below this use the unguided real score (default 0)"),
+    ("--anchor-sigma", float, "generator inputs below this sigma regress to the teacher's x0 "
+     "instead of DMD (default 0: off)"),
+    ("--classifier", Path, "quality-bench classifier dir for FD on decoded audio along "
+     "training (default: reports/quality/classifier)"),
+    ("--codec", Path, "exported codec that decodes samples for that FD (default: the "
+     "teacher's)"),
+    ("--snapshot-every", int,
+     "updates between exportable EMA snapshots (RUN/snapshots; 0 = none)"),
+    ("--fake-updates", int, "fake-score (and discriminator) updates per generator update "
+     "(default: the preset's, 5)"),
+    ("--batch", int, "generator samples per update, and per fake-score update (default: the "
+     "preset's, 4)"),
+    ("--gan-gen-weight", float, "weight of the generator's adversarial loss next to DMD "
+     "(default: the preset's, 5e-2)"),
+    ("--window-frames", int, "longest training crop in latent frames (default: the preset's, "
+     "172 = 8 s; 689 = the 32 s serving window)"),
+    ("--fd-frames", int, "FD probe window in latent frames (default: the training crop's)"),
+)
+
+
 def presto_s_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teacher", type=Path, required=True, help="base run dir (checkpoint.pt)")
     p.add_argument("--out", type=Path, required=True, help="run dir")
@@ -123,46 +150,16 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
                    "discrete-time DMD on fixed sigma levels")
     p.add_argument("--cache", type=Path, default=None, help="latent cache (the teacher's)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
-    p.add_argument("--lr-gen", type=float, default=None, help="generator peak learning rate")
-    p.add_argument("--lr-fake", type=float, default=None,
-                   help="fake score (and discriminator) peak learning rate")
-    p.add_argument("--guidance", type=float, default=None,
-                   help="CFG weight of the real score (default: the preset's, 3)")
-    p.add_argument("--guidance-sigma-min", type=float, default=None,
-                   help="DMD noise levels below this use the unguided real score (default 0)")
-    p.add_argument("--anchor-sigma", type=float, default=None,
-                   help="generator inputs below this sigma regress to the teacher's x0 instead "
-                   "of DMD (default 0: off)")
-    p.add_argument("--classifier", type=Path, default=None,
-                   help="quality-bench classifier dir for FD on decoded audio along training "
-                   "(default: reports/quality/classifier)")
-    p.add_argument("--codec", type=Path, default=None,
-                   help="exported codec that decodes samples for that FD (default: the "
-                   "teacher's)")
-    p.add_argument("--snapshot-every", type=int, default=None,
-                   help="updates between exportable EMA snapshots (RUN/snapshots; 0 = none)")
-    p.add_argument("--fake-updates", type=int, default=None,
-                   help="fake-score (and discriminator) updates per generator update "
-                   "(default: the preset's, 5)")
-    p.add_argument("--batch", type=int, default=None,
-                   help="generator samples per update, and per fake-score update (default: "
-                   "the preset's, 4)")
+    for flag, kind, text in PRESTO_S_VALUE_FLAGS:  # default None: the preset's value
+        p.add_argument(flag, type=kind, default=None, help=text)
     p.add_argument("--fake-by-level", action="store_true", default=None,
                    help="the fake score learns each generator input level's outputs apart "
                    "(labelled through its budget input) instead of their mixture")
     p.add_argument("--no-gan", dest="gan", action="store_const", const=False, default=None,
                    help="DMD alone: no discriminator head, no adversarial loss")
-    p.add_argument("--gan-gen-weight", type=float, default=None,
-                   help="weight of the generator's adversarial loss next to DMD (default: the "
-                   "preset's, 5e-2)")
     p.add_argument("--dmd-norm", choices=DMD_NORMS, default=None,
                    help="scale of the DMD direction: per sample (DMD2) or one for the batch (the "
                    "preset's)")
-    p.add_argument("--window-frames", type=int, default=None,
-                   help="longest training crop in latent frames (default: the preset's, 172 = "
-                   "8 s; 689 = the 32 s serving window)")
-    p.add_argument("--fd-frames", type=int, default=None,
-                   help="FD probe window in latent frames (default: the training crop's)")
     p.add_argument("--no-audio-fd", action="store_true",
                    help="measure FD along training on latent statistics only")
 
