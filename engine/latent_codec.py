@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import soundfile as sf
 
 
 class LatentCodec(Protocol):
@@ -153,6 +152,8 @@ def read_audio(path: Path | str, sample_rate: int, channels: int) -> np.ndarray:
     Other sample rates are resampled (FFT, numpy only); channel counts are mixed down or
     duplicated. ValueError with the file name for anything that is not audio.
     """
+    import soundfile as sf  # here: training on a carried latent cache needs no audio I/O
+
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such audio file")

@@ -15,6 +15,9 @@
     python -m engine.train presto-s-snapshots --run /root/presto-data/runs/presto-s
     python -m engine.train import-base --model exported/base \
         --out /root/presto-data/runs/base-shipped   # the shipped teacher as a base run
+    python -m engine.train pack-cache --cache LATENTS --out BUNDLE   # carry to a GPU ...
+    python -m engine.train unpack-cache --bundle BUNDLE --out LATENTS   # ... and back
+    python -m engine.train slim --run RUN --out FILE   # EMA-only checkpoint to bring home
 
 Adding a model = one function below that adds its subparser and sets ``func``;
 then list it in COMMANDS. Imports stay inside ``run`` so ``--help`` is fast.
@@ -26,6 +29,7 @@ import argparse
 from pathlib import Path
 
 from engine.cli import dispatch
+from engine.train.base_config import DEVICE_CHOICES
 from engine.train.presto_s_config import DMD_NORMS
 
 
@@ -48,7 +52,9 @@ def codec(sub: argparse._SubParsersAction) -> None:
 
 def base(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("base", help="base DiT under EDM on cached codec latents")
-    p.add_argument("--data", type=Path, required=True, help="corpus dir with metadata.jsonl")
+    p.add_argument("--data", type=Path, default=None,
+                   help="corpus dir with metadata.jsonl (leave out to train on a complete "
+                        "--cache alone, e.g. one carried to an accelerator)")
     p.add_argument(
         "--codec",
         type=Path,
@@ -66,6 +72,8 @@ def base(sub: argparse._SubParsersAction) -> None:
                    help="torch threads (default: all cores; 1 leaves a core for other work)")
     p.add_argument("--init", type=Path, default=None,
                    help="start from this base run's EMA weights (text_scale may differ)")
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
+                   help="auto: a working CUDA GPU (bf16 autocast) if there is one, else cpu")
 
     def run(a: argparse.Namespace) -> None:
         from engine.train.base import BaseRun, main
@@ -83,6 +91,7 @@ def base(sub: argparse._SubParsersAction) -> None:
                 a.minutes,
                 a.threads,
                 a.init,
+                a.device,
             )
         )
 
@@ -264,8 +273,51 @@ def presto_s_snapshots(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def slim(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("slim", help="EMA-only copy of a run's checkpoint (to carry it off a "
+                                    "lent machine)")
+    p.add_argument("--run", type=Path, required=True, help="run dir (checkpoint.pt)")
+    p.add_argument("--out", type=Path, required=True, help="file to write")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.train.slim import slim_checkpoint
+
+        slim_checkpoint(a.run, a.out)
+
+    p.set_defaults(func=run)
+
+
+def pack_cache(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pack-cache", help="a latent cache as an int8, delta, xz bundle (about "
+                                          "a third of its size) to carry to another machine")
+    p.add_argument("--cache", type=Path, required=True, help="complete latent cache dir")
+    p.add_argument("--out", type=Path, required=True, help="bundle dir to write")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.train.cache_transport import pack_cache as pack
+
+        record = pack(a.cache, a.out)
+        print(f"packed {record['shape'][0]} frames x {record['shape'][1]}: int8 scale "
+              f"{record['scale']:.5f}, rounding error {record['error_rms']} RMS")
+
+    p.set_defaults(func=run)
+
+
+def unpack_cache(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("unpack-cache", help="rebuild a latent cache from a pack-cache bundle")
+    p.add_argument("--bundle", type=Path, required=True, help="bundle dir (pack-cache --out)")
+    p.add_argument("--out", type=Path, required=True, help="cache dir to write")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.train.cache_transport import unpack_cache as unpack
+
+        unpack(a.bundle, a.out)
+
+    p.set_defaults(func=run)
+
+
 COMMANDS = (codec, base, presto_l, presto_s, presto_ls, presto_s_snapshots, classifier,
-            import_base)
+            import_base, slim, pack_cache, unpack_cache)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,6 +4,8 @@
         --codec /root/presto-data/runs/codec --out /root/presto-data/runs/base \
         --preset tiny [--resume] [--steps N] [--minutes M] [--cache-only] [--init RUN]
     torchrun --nproc_per_node 2 -m engine.train base ...   # DistributedDataParallel, gloo
+    python -m engine.train base --cache LATENTS --codec exported/codec --out RUN \
+        --preset gpu --device cuda --minutes 8      # no corpus: a complete, carried cache
 
 RUN gets: latents/ (the latent cache, unless --cache DIR), checkpoint.pt (atomic, every
 few minutes: model, EMA, optimiser, step, RNG), losses.jsonl/.png, valid.jsonl/.png
@@ -16,6 +18,11 @@ layers). The batch for a step depends only on (seed, step, rank), so a resumed
 run draws exactly the batches an uninterrupted one would have. --minutes bounds the
 wall clock (counted across resumes): the learning-rate decay follows whichever of
 steps and minutes is further along, and training stops at either.
+
+On CUDA (`--device`, engine.train.device) the forward and loss run under bf16
+autocast, a background thread draws the next batch while the GPU works on this one,
+and checkpoints hold host-memory tensors, so a run trained on an accelerator is
+exported, judged and distilled on a CPU machine like any other.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import json
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -45,8 +53,14 @@ from engine.train.checkpoint import (
     truncate_log,
     write_json_atomic,
 )
+from engine.train.device import autocast, cpu_state, pick_device
 from engine.train.distributed import init_distributed
-from engine.train.latent_cache import build_latent_cache, latent_stats_digest
+from engine.train.latent_cache import (
+    LatentCache,
+    build_latent_cache,
+    latent_stats_digest,
+    open_latent_cache,
+)
 from engine.train.warm_start import warm_start
 
 LOSS_KEYS = ["loss", "grad", "lr", "window"]
@@ -54,7 +68,7 @@ LOSS_KEYS = ["loss", "grad", "lr", "window"]
 
 @dataclass(frozen=True)
 class BaseRun:
-    data: Path  # corpus directory (metadata.jsonl + audio)
+    data: Path | None  # corpus directory (metadata.jsonl + audio); None: `cache` is complete
     codec: Path  # codec training run (checkpoint.pt + latent_stats.json) or exported dir
     out: Path  # run directory
     preset: str = "tiny"
@@ -65,6 +79,7 @@ class BaseRun:
     minutes: float | None = None  # wall-clock budget: stop (and finish the LR decay) by then
     threads: int | None = None  # torch threads (default: the preset's, else cores / ranks)
     init: Path | None = None  # start from this base run's EMA weights (engine.train.warm_start)
+    device: str = "auto"  # "auto", "cpu" or "cuda" (engine.train.device)
 
 
 def progress(step: int, wall_s: float, cfg: BaseTrainConfig, minutes: float | None) -> float:
@@ -105,6 +120,32 @@ def prefix_mask(
     return mask
 
 
+def draw_batch(
+    cache: LatentCache, cfg: BaseTrainConfig, step: int, rank: int, batch: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The training batch of one step and rank: x0 (B, D, T), text (B, 384), mask (B, 1, T).
+
+    A function of (seed, step, rank) alone, so a resumed run, or one whose batches are
+    drawn ahead on another thread, trains on exactly the batches of an uninterrupted one.
+    """
+    rng = np.random.default_rng([cfg.seed, step, rank])
+    x0, text = cache.sample(rng, "train", batch, cfg.window_frames, cfg.dit.patch,
+                            cfg.bucket_frames)
+    return x0, text, prefix_mask(rng, batch, x0.shape[2], cfg)
+
+
+def open_cache(run: BaseRun, cache_dir: Path) -> LatentCache:
+    """The latent cache: built from the corpus (resuming; a complete one just opens), or,
+    without a corpus, opened as it is."""
+    if run.data is None:
+        try:
+            return open_latent_cache(cache_dir)
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"--cache {cache_dir}: without --data it must hold a complete "
+                             f"latent cache ({e})") from None
+    return build_latent_cache(run.data, run.codec, cache_dir)
+
+
 def main(run: BaseRun) -> Path:
     env = init_distributed()
     cfg = get_preset(run.preset)
@@ -116,10 +157,16 @@ def main(run: BaseRun) -> Path:
     )
     threads = run.threads or cfg.threads or max(1, len(os.sched_getaffinity(0)) // env.local_world)
     torch.set_num_threads(threads)
+    device = pick_device(run.device)
+    if device.type != "cpu" and env.world > 1:
+        raise SystemExit("--device cuda with torchrun is not supported yet: one GPU process")
 
     state = None
     if run.resume and ckpt_path.exists():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        if state.get("slim"):
+            raise SystemExit(f"{ckpt_path} is an EMA-only (slim) checkpoint: it cannot be "
+                             "resumed; start a new run from its weights with --init")
         cfg = replace(BaseTrainConfig.from_dict(state["train_config"]), steps=cfg.steps)
     elif ckpt_path.exists():
         raise SystemExit(f"{ckpt_path} exists: pass --resume or choose another --out")
@@ -128,12 +175,15 @@ def main(run: BaseRun) -> Path:
         raise SystemExit(f"{ckpt_path} was trained on another codec's latents than {run.codec}")
 
     cache_dir = run.cache or run.out / "latents"
+    if run.data is None and run.cache is None:
+        raise SystemExit("give --data (the corpus the latents are cached from) or --cache "
+                         "(a complete latent cache)")
     if env.main:
-        cache = build_latent_cache(run.data, run.codec, cache_dir)
+        cache = open_cache(run, cache_dir)
     if env.world > 1:
         dist.barrier()
     if not env.main:
-        cache = build_latent_cache(run.data, run.codec, cache_dir)  # complete: just opens it
+        cache = open_cache(run, cache_dir)  # rank 0 has built it
     if run.cache_only:
         return run.out
     latent_dim = int(cache.index["latent_dim"])
@@ -150,12 +200,13 @@ def main(run: BaseRun) -> Path:
     init = None
     if run.init is not None and state is None:
         model, cfg, init = warm_start(run.init, cfg, codec_stats)
+    model.to(device)
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
     )
     meta = {
-        "data": str(run.data.resolve()),
+        "data": str(run.data.resolve()) if run.data is not None else None,
         "codec": str(run.codec.resolve()),
         "codec_stats": codec_stats,
         "cache": str(cache_dir.resolve()),
@@ -182,6 +233,7 @@ def main(run: BaseRun) -> Path:
                 "train": cfg.to_dict(),
                 "world_size": env.world,
                 "threads": threads,
+                "device": str(device),
                 "latent_rate_hz": cache.index["latent_rate_hz"],
                 **meta,
             },
@@ -192,8 +244,8 @@ def main(run: BaseRun) -> Path:
         save_atomic(
             {
                 "train_config": cfg.to_dict(),
-                "model": model.net.state_dict(),
-                "ema": ema.net.state_dict(),
+                "model": cpu_state(model.net),
+                "ema": cpu_state(ema.net),
                 "optimizer": opt.state_dict(),
                 "step": step,
                 "wall_s": wall,
@@ -229,16 +281,16 @@ def main(run: BaseRun) -> Path:
         return float(done)
 
     done = shared_progress()
+    ahead = ThreadPoolExecutor(max_workers=1)  # draws the next batch while this one trains
+    upcoming = ahead.submit(draw_batch, cache, cfg, step, env.rank, local_batch)
     while done < 1.0:
-        rng = np.random.default_rng([cfg.seed, step, env.rank])  # the batch depends on the step
-        gen = torch.Generator().manual_seed(step_seed(cfg.seed, step, env.rank))
-        x0, text = cache.sample(
-            rng, "train", local_batch, cfg.window_frames, cfg.dit.patch, cfg.bucket_frames
-        )
-        x0, text = torch.from_numpy(x0), torch.from_numpy(text)  # (B, D, T), (B, 384)
-        mask = torch.from_numpy(prefix_mask(rng, local_batch, x0.shape[2], cfg))  # (B, 1, T)
+        batch = upcoming.result()
+        upcoming = ahead.submit(draw_batch, cache, cfg, step + 1, env.rank, local_batch)
+        gen = torch.Generator(device).manual_seed(step_seed(cfg.seed, step, env.rank))
+        x0, text, mask = (torch.from_numpy(a).to(device) for a in batch)
+        # x0 (B, D, T), text (B, 384), mask (B, 1, T)
         text = model.net.drop_text(text, cfg.text_dropout, generator=gen)
-        budget = torch.full((local_batch,), cfg.budget)
+        budget = torch.full((local_batch,), cfg.budget, device=device)
 
         def denoise(x, sigma, text=text, budget=budget, known=x0, mask=mask):
             return ddp(x, sigma, text_emb=text, budget=budget, known=known, mask=mask)
@@ -246,7 +298,8 @@ def main(run: BaseRun) -> Path:
         lr = lr_at(step, done, cfg)
         for g in opt.param_groups:
             g["lr"] = lr
-        loss = loss_fn(denoise, x0, mask=mask, generator=gen)
+        with autocast(device):
+            loss = loss_fn(denoise, x0, mask=mask, generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -286,6 +339,7 @@ def main(run: BaseRun) -> Path:
             checkpoint()
             last_ckpt = time.monotonic()
     bar.close()
+    ahead.shutdown(cancel_futures=True)
     if env.main:
         log.close()
         checkpoint()

@@ -26,20 +26,23 @@ def validate(model: EDMPrecond, cache: LatentCache, cfg: BaseTrainConfig) -> dic
     split = "valid" if len(cache.splits["valid"]) else "train"
     x0, text = cache.fixed_windows(split, cfg.val_clips, cfg.window_frames, cfg.dit.patch)
     loss_fn = EDMLoss(cfg.p_mean, cfg.p_std, cfg.sigma_data)
+    device = next(model.parameters()).device
     model.eval()
     row = {}
     for sigma in cfg.val_sigmas:
         total = 0.0
         for i in range(0, len(x0), cfg.batch):
-            x = torch.from_numpy(x0[i : i + cfg.batch])  # (b, D, T)
-            t = torch.from_numpy(text[i : i + cfg.batch])  # (b, 384)
+            x = torch.from_numpy(x0[i : i + cfg.batch]).to(device)  # (b, D, T)
+            t = torch.from_numpy(text[i : i + cfg.batch]).to(device)  # (b, 384)
             b = x.shape[0]
-            gen = torch.Generator().manual_seed(1234 + i)
+            gen = torch.Generator(device).manual_seed(1234 + i)
+            budget = torch.full((b,), cfg.budget, device=device)
 
-            def denoise(xn, s, t=t, b=b):
-                return model(xn, s, text_emb=t, budget=torch.full((b,), cfg.budget))
+            def denoise(xn, s, t=t, budget=budget):
+                return model(xn, s, text_emb=t, budget=budget)
 
-            total += b * float(loss_fn(denoise, x, sigma=torch.full((b,), sigma), generator=gen))
+            sigmas = torch.full((b,), sigma, device=device)
+            total += b * float(loss_fn(denoise, x, sigma=sigmas, generator=gen))
         row[f"sigma_{sigma:g}"] = round(total / len(x0), 5)
     row["val_loss"] = round(float(np.mean(list(row.values()))), 5)
     model.train()

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from tqdm import tqdm
 
 from engine.latent_codec import LatentCodec, load_latent_codec, read_audio
@@ -65,6 +64,8 @@ def latent_stats_digest(codec_dir: Path) -> str:
 
 def plan_clips(data_dir: Path, samples_per_latent: int) -> list[dict]:
     """Train and valid rows of metadata.jsonl with their whole-frame counts (file headers)."""
+    import soundfile as sf  # here: opening a complete cache needs no audio I/O
+
     clips = []
     with open(data_dir / "metadata.jsonl") as f:
         rows = [json.loads(line) for line in f if line.strip()]
