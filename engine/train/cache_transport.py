@@ -89,7 +89,11 @@ def unpack_cache(bundle_dir: Path, out_dir: Path) -> Path:
     with open(bundle_dir / LATENTS_FILE, "rb") as f, tqdm(total=frames, desc="unpack latents",
                                                           unit="frame") as bar:
         while chunk := f.read(1 << 22):
-            pending += decomp.decompress(chunk)
+            try:
+                pending += decomp.decompress(chunk)
+            except lzma.LZMAError as error:
+                raise SystemExit(f"--bundle {bundle_dir}: {LATENTS_FILE} is not a readable xz "
+                                 f"stream ({error}); copy or pack it again") from None
             whole = len(pending) // dim * dim
             if not whole:
                 continue

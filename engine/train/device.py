@@ -5,7 +5,7 @@
 
 "auto" tries a small kernel on the GPU rather than trusting torch.cuda.is_available(),
 which can say yes where the driver is unusable. Checkpoints stay device-neutral:
-`cpu_state` copies a state dict to host memory before it is saved.
+`cpu_state` brings a state dict to host memory before it is saved.
 """
 
 from __future__ import annotations
@@ -52,5 +52,5 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
 
 
 def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The module's state dict with every tensor copied to host memory."""
+    """The module's state dict in host memory (GPU tensors copied; CPU ones as they are)."""
     return {k: v.detach().cpu() for k, v in module.state_dict().items()}

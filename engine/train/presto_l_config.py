@@ -72,7 +72,9 @@ class PrestoLConfig:
 
 
 PRESETS: dict[str, PrestoLConfig] = {
-    "tiny": PrestoLConfig(),
+    # This CPU's batch whatever the teacher trained with (the GPU preset's is 256: at
+    # that batch one CPU step takes minutes).
+    "tiny": PrestoLConfig(batch=8),
     # Seconds-long smoke preset for tests.
     "micro": PrestoLConfig(steps=3, warmup=1, val_every=2, log_every=1, val_budgets=(1.0, 0.25)),
 }

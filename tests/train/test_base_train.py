@@ -221,3 +221,36 @@ def test_resume_refuses_latents_of_another_codec(base_run, base_corpus, base_cod
                 "5",
             ]
         )
+
+
+def test_a_complete_cache_trains_without_the_corpus(base_run, base_codec, tmp_path) -> None:
+    """How a run on a lent GPU starts: the carried cache alone, no corpus, no audio."""
+    out = tmp_path / "run"
+    cli(["base", "--codec", str(base_codec), "--out", str(out), "--preset", "micro",
+         "--cache", str(base_run / "latents"), "--device", "cpu"])
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"] is None and config["device"] == "cpu"
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 3
+
+
+def test_without_corpus_or_cache_training_says_what_to_give(base_codec, tmp_path) -> None:
+    with pytest.raises(SystemExit, match="--data .* or --cache"):
+        cli(["base", "--codec", str(base_codec), "--out", str(tmp_path / "run"),
+             "--preset", "micro"])
+    with pytest.raises(SystemExit, match="complete latent cache"):
+        cli(["base", "--codec", str(base_codec), "--out", str(tmp_path / "run2"),
+             "--preset", "micro", "--cache", str(tmp_path / "no-such-cache")])
+
+
+def test_a_batch_depends_on_the_step_alone(base_run: Path) -> None:
+    """Batches drawn ahead on the prefetch thread are the ones drawn in place."""
+    from engine.train.base import draw_batch
+
+    cache = open_latent_cache(base_run / "latents")
+    cfg = get_preset("micro")
+    first, again, other = (draw_batch(cache, cfg, s, 0, 4) for s in (7, 7, 8))
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert first[0].shape[:2] == (4, 32) and first[2].shape == (4, 1, first[0].shape[2])
+    assert not all(a.shape == b.shape and np.array_equal(a, b)
+                   for a, b in zip(first, other, strict=True))
