@@ -129,13 +129,13 @@ def test_bench_end_to_end_on_the_micro_model(tmp_path_factory, classifier_run: P
     cont = r["continuation"]
     assert [c["row"] for c in cont["rows"]] == ["continuation (context given)",
                                                 "unconditional, spliced after the context"]
-    assert all(c["seam_ratio"] > 0 for c in cont["rows"])
+    assert all(c["seam_ratio"] > 0 and np.isfinite(c["fd_joint_context"]) for c in cont["rows"])
     assert len(r["listening"]) == 8
     for item in r["listening"]:
         assert (out / item["wav"]).stat().st_size > 0 and (out / item["png"]).is_file()
     assert r["targets"] and all(isinstance(t["pass"], bool) for t in r["targets"])
     md = (out / "results.md").read_text()
-    assert "| model, 2 steps |" in md and "seam ratio" in md
+    assert "| model, 2 steps |" in md and "seam ratio" in md and "FD joint with the context" in md
     assert "quality-table:begin" in docs.read_text()
 
 

@@ -22,7 +22,9 @@ Every generated clip i uses seed `seed * 1000 + i` and `engine.generate.generate
 clip, the first --context seconds are given (`generate --continue`) and the rest is
 generated; compared with the model's unconditional clip of the same caption and seed
 spliced after the same context (engine.bench.quality.seam), against the real rest of
-the clip. A listening pack renders PACK_PROMPTS. Writes OUT/results.json, results.md,
+the clip: plain FD (is the rest music like the real rests?), FD joint with the context
+(is it the rest of *this* clip? the pairing of each rest with its own context, as FD
+joint pairs clips with their captions) and the seam ratio. A listening pack renders PACK_PROMPTS. Writes OUT/results.json, results.md,
 listening/; --docs refreshes the table in docs/benchmarks.md.
 """
 
@@ -41,6 +43,7 @@ from engine.bench.quality import report
 from engine.bench.quality.embed import Classifier
 from engine.bench.quality.measure import Asked, Meter, score_row
 from engine.bench.quality.mel_cache import read_metadata
+from engine.bench.quality.scores import joint_fd
 from engine.bench.quality.seam import seam_jump, splice
 from engine.bench.quality.untrained import untrained_copy
 from engine.generate import GenerateConfig, generate
@@ -263,13 +266,15 @@ def continuation(model: ServedModel, bench: QualityBench, captions: list[str],
                  real: list[np.ndarray], unconditional: list[np.ndarray], meter: Meter,
                  tmp: Path) -> dict:
     """Continuations of the prompt clips from their first `context` seconds vs the same
-    captions generated blind and spliced on; FD to the real rest and seam ratio."""
+    captions generated blind and spliced on: FD to the real rests, FD joint with the
+    given contexts (rest features paired with their context's features), seam ratio."""
     cut = int(round(bench.context * model.sample_rate))
     contexts = [a[:, :cut] for a in real]
     continued, walls, failed = render(model, captions, bench, bench.default_steps, tmp,
                                       "continuation", contexts)
     spliced = [splice(c, u) for c, u in zip(contexts, unconditional, strict=True)]
     real_rest = meter.measure([a[:, cut:] for a in real], checks=False)
+    given = meter.measure(contexts, checks=False).features  # (N, F) the contexts' features
     real_jumps = [seam_jump(a, model.sample_rate, bench.context) for a in real]
     rows = []
     for name, audio in (("continuation (context given)", continued),
@@ -279,6 +284,8 @@ def continuation(model: ServedModel, bench: QualityBench, captions: list[str],
         rows.append({"row": name, "n": len(audio),
                      "fd_classifier": frechet_distance_of(rest.features, real_rest.features),
                      "fd_logmel": frechet_distance_of(rest.logmel, real_rest.logmel),
+                     "fd_joint_context": joint_fd(rest.features, given, real_rest.features,
+                                                  given),
                      "seam_jump": float(np.mean(jumps)),
                      "seam_ratio": float(np.mean(jumps) / max(np.mean(real_jumps), 1e-9))})
     rows[0]["seconds_per_clip"] = float(np.median(walls)) if walls else None

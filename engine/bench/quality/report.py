@@ -69,9 +69,10 @@ def targets(result: dict) -> list[dict]:
     cont = result.get("continuation")
     if cont and len(cont["rows"]) == 2:
         given, blind = cont["rows"]
-        for key in ("fd_classifier", "seam_ratio"):
-            check(f"continuation {key} < unconditional", given[key], blind[key],
-                  given[key] < blind[key])
+        for key in ("fd_classifier", "fd_joint_context", "seam_ratio"):
+            if key in given and key in blind:  # fd_joint_context: since session 8
+                check(f"continuation {key} < unconditional", given[key], blind[key],
+                      given[key] < blind[key])
     return out
 
 
@@ -105,10 +106,12 @@ def tables(result: dict, link_root: str = "") -> list[str]:
         lines += ["", f"Continuation: {cont['context_seconds']:g} s of each prompt clip given, "
                   f"{cont['continued_seconds']:g} s generated; real seam jump "
                   f"{cont['real_seam_jump']:.3f} nats.", "",
-                  "| row | FD classifier vs real rest | FD log-mel | seam jump | seam ratio |",
-                  "|---|---|---|---|---|"]
+                  "| row | FD classifier vs real rest | FD joint with the context | FD log-mel "
+                  "| seam jump | seam ratio |",
+                  "|---|---|---|---|---|---|"]
         for r in cont["rows"]:
-            lines.append(f"| {r['row']} | {_f(r['fd_classifier'])} | {_f(r['fd_logmel'])} | "
+            lines.append(f"| {r['row']} | {_f(r['fd_classifier'])} | "
+                         f"{_f(r.get('fd_joint_context'))} | {_f(r['fd_logmel'])} | "
                          f"{_f(r['seam_jump'], '.3f')} | {_f(r['seam_ratio'])} |")
     if result.get("targets"):
         lines += ["", "| target | value | baseline | pass |", "|---|---|---|---|"]
