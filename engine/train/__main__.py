@@ -110,12 +110,14 @@ def presto_l(sub: argparse._SubParsersAction) -> None:
                    help="ase: fine-tune the plain early-exit baseline instead of the reroute")
     p.add_argument("--cache", type=Path, default=None, help="latent cache (the teacher's)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
+                   help="auto: a working CUDA GPU (bf16 autocast) if there is one, else cpu")
 
     def run(a: argparse.Namespace) -> None:
         from engine.train.presto_l import PrestoLRun, main
 
         main(PrestoLRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.baseline, a.cache,
-                        a.minutes, a.threads))
+                        a.minutes, a.threads, a.device))
 
     p.set_defaults(func=run)
 

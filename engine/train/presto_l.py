@@ -54,6 +54,7 @@ from engine.train.checkpoint import (
     truncate_log,
     write_json_atomic,
 )
+from engine.train.device import autocast, cpu_state, pick_device
 from engine.train.latent_cache import LatentCache, open_latent_cache
 from engine.train.presto_l_config import PrestoLConfig, get_preset
 from engine.train.teacher import latent_cache_dir
@@ -73,6 +74,7 @@ class PrestoLRun:
     cache: Path | None = None  # latent cache dir (default: the teacher's)
     minutes: float | None = None  # wall-clock budget: stop (and finish the LR decay) by then
     threads: int | None = None  # torch threads (default: the preset's, else all cores)
+    device: str = "auto"  # "auto", "cpu" or "cuda" (engine.train.device)
 
 
 def load_teacher(run_dir: Path) -> tuple[EDMPrecond, dict]:
@@ -113,7 +115,7 @@ def ragged_forward(model: EDMPrecond, x: torch.Tensor, sigma: torch.Tensor, k: n
         if net.route(int(kk)) != [*range(int(kk) - len(tail)), *tail]:
             raise RuntimeError(f"DiT.route({kk}) is not a prefix plus {tail}")
     order = np.argsort(-k, kind="stable")  # (B,) most blocks first
-    idx = torch.from_numpy(order)
+    idx = torch.from_numpy(order).to(x.device)
     x, sigma, text_emb, budget, known, mask = (
         v[idx] for v in (x, sigma, text_emb, budget, known, mask))
     c_skip, c_out, c_in, c_noise = edm_coefficients(sigma.to(x.dtype), model.sigma_data)  # (B,)
@@ -127,25 +129,32 @@ def ragged_forward(model: EDMPrecond, x: torch.Tensor, sigma: torch.Tensor, k: n
         h = net.blocks[i](h, c, cos, sin)  # (B, L, D)
     f = net.head(h, c_final, x.shape[2])  # (B, C, T)
     d = x * c_skip[:, None, None] + f * c_out[:, None, None]  # (B, C, T)
-    return d[torch.from_numpy(np.argsort(order))]  # back to the caller's order
+    return d[torch.from_numpy(np.argsort(order)).to(x.device)]  # back to the caller's order
 
 
 def presto_l_loss(student: EDMPrecond, teacher: EDMPrecond, schedule: LayerSchedule,
                   x0: torch.Tensor, text: torch.Tensor, mask: torch.Tensor,
                   cfg: PrestoLConfig, train: BaseTrainConfig, gen: torch.Generator
                   ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Denoising + self-teacher loss for one batch. x0 (B, C, T), text (B, 384), mask (B, 1, T)."""
-    b = x0.shape[0]
-    drop = torch.rand(b, generator=gen) < train.text_dropout  # (B,) CFG text dropout
+    """Denoising + self-teacher loss for one batch. x0 (B, C, T), text (B, 384), mask (B, 1, T).
+
+    Every random draw comes from `gen`, a CPU generator, whatever device x0 is on, so a
+    step draws the same noise on a GPU as on the CPU.
+    """
+    b, dev = x0.shape[0], x0.device
+    drop = (torch.rand(b, generator=gen) < train.text_dropout).to(dev)  # (B,) CFG text dropout
     text_s = torch.where(drop[:, None], student.net.null_text[None], text)  # (B, 384)
     text_t = torch.where(drop[:, None], teacher.net.null_text[None], text)  # (B, 384)
     sigma = (torch.randn(b, generator=gen) * train.p_std + train.p_mean).exp()  # (B,)
     budget = cfg.b_min + (1.0 - cfg.b_min) * torch.rand(b, generator=gen)  # (B,)
     budget = torch.where(torch.rand(b, generator=gen) < cfg.p_full, 1.0, budget)  # (B,)
     k = schedule.blocks(sigma.numpy(), budget.numpy())  # (B,) blocks per sample
-    x = x0 + torch.randn(x0.shape, generator=gen) * sigma[:, None, None]  # (B, C, T)
+    noise = torch.randn(x0.shape, generator=gen).to(dev)  # (B, C, T)
+    sigma, budget = sigma.to(dev), budget.to(dev)
+    x = x0 + noise * sigma[:, None, None]  # (B, C, T)
     with torch.no_grad():
-        target = teacher(x, sigma, text_emb=text_t, budget=torch.ones(b), known=x0, mask=mask)
+        target = teacher(x, sigma, text_emb=text_t, budget=torch.ones(b, device=dev), known=x0,
+                         mask=mask)
     pred = ragged_forward(student, x, sigma, k, text_s, budget, x0, mask)  # (B, C, T)
     sd2 = train.sigma_data**2
     w = ((sigma**2 + sd2) / (sigma**2 * sd2))[:, None, None]  # (B, 1, 1) EDM weight
@@ -163,6 +172,7 @@ def validate(model: EDMPrecond, cache: LatentCache, train: BaseTrainConfig, cfg:
     split = "valid" if len(cache.splits["valid"]) else "train"
     x0_all, text_all = cache.fixed_windows(split, train.val_clips, train.window_frames,
                                            train.dit.patch)
+    device = next(model.parameters()).device
     model.eval()
     row = {}
     for budget in cfg.val_budgets:
@@ -171,13 +181,13 @@ def validate(model: EDMPrecond, cache: LatentCache, train: BaseTrainConfig, cfg:
             k = schedule.n_blocks(sigma, budget)
             total = 0.0
             for i in range(0, len(x0_all), train.batch):
-                x0 = torch.from_numpy(x0_all[i : i + train.batch])  # (b, C, T)
-                text = torch.from_numpy(text_all[i : i + train.batch])  # (b, 384)
+                x0 = torch.from_numpy(x0_all[i : i + train.batch]).to(device)  # (b, C, T)
+                text = torch.from_numpy(text_all[i : i + train.batch]).to(device)  # (b, 384)
                 n = x0.shape[0]
                 gen = torch.Generator().manual_seed(1234 + i)
-                x = x0 + torch.randn(x0.shape, generator=gen) * sigma  # (b, C, T)
-                d = model(x, torch.full((n,), sigma), text_emb=text,
-                          budget=torch.full((n,), budget), n_blocks=k)  # (b, C, T)
+                x = x0 + torch.randn(x0.shape, generator=gen).to(device) * sigma  # (b, C, T)
+                d = model(x, torch.full((n,), sigma, device=device), text_emb=text,
+                          budget=torch.full((n,), budget, device=device), n_blocks=k)
                 w = (sigma**2 + train.sigma_data**2) / (sigma * train.sigma_data) ** 2
                 total += n * float((w * (d - x0) ** 2).mean())
             losses.append(total / len(x0_all))
@@ -214,14 +224,17 @@ def main(run: PrestoLRun) -> Path:
         cfg = replace(cfg, steps=run.steps)
     threads = run.threads or cfg.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
+    device = pick_device(run.device)
 
     teacher, meta = load_teacher(run.teacher)
+    teacher.to(device)
     train = student_configs(meta, cfg, cfg.steps)
     schedule = cfg.schedule(train.dit.depth)
     cache_dir = latent_cache_dir(run.teacher, meta, run.cache)
     cache = open_latent_cache(cache_dir)
     student = EDMPrecond(DiT(train.dit), train.sigma_data)
     student.net.load_state_dict(teacher.net.state_dict())  # init: the teacher's EMA weights
+    student.to(device)
     ema = copy.deepcopy(student).requires_grad_(False)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, betas=train.betas,
                             weight_decay=train.weight_decay)
@@ -241,13 +254,14 @@ def main(run: PrestoLRun) -> Path:
             "cache": str(cache_dir.resolve()), "codec": meta.get("codec"),
             "data": meta.get("data"), "preset": run.preset, "baseline": run.baseline}
     write_json_atomic({"presto_l": cfg.to_dict(), "train": train.to_dict(),
-                       "schedule": schedule.to_dict(), "threads": threads, **info},
+                       "schedule": schedule.to_dict(), "threads": threads,
+                       "device": str(device), **info},
                       run.out / "config.json")
 
     def checkpoint() -> None:
         save_atomic({"train_config": train.to_dict(), "presto_l": cfg.to_dict(),
-                     "schedule": schedule.to_dict(), "model": student.net.state_dict(),
-                     "ema": ema.net.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                     "schedule": schedule.to_dict(), "model": cpu_state(student.net),
+                     "ema": cpu_state(ema.net), "optimizer": opt.state_dict(), "step": step,
                      "wall_s": wall, "torch_rng": torch.get_rng_state(),
                      "sigma_data": train.sigma_data, **info}, ckpt_path)
         plot_losses(log_path, run.out / "losses.png", LOSS_KEYS)
@@ -271,13 +285,15 @@ def main(run: PrestoLRun) -> Path:
             gen = torch.Generator().manual_seed(step_seed(cfg.seed, step))
             x0, text = cache.sample(rng, "train", train.batch, train.window_frames,
                                     train.dit.patch, train.bucket_frames)
-            x0, text = torch.from_numpy(x0), torch.from_numpy(text)  # (B, C, T), (B, 384)
             mask = torch.from_numpy(prefix_mask(rng, train.batch, x0.shape[2], train))
+            x0, text, mask = (torch.from_numpy(x0).to(device), torch.from_numpy(text).to(device),
+                              mask.to(device))  # (B, C, T), (B, 384), (B, 1, T)
             lr = lr_at(step, done, train)
             for g in opt.param_groups:
                 g["lr"] = lr
-            loss, parts = presto_l_loss(student, teacher, schedule, x0, text, mask, cfg, train,
-                                        gen)
+            with autocast(device):
+                loss, parts = presto_l_loss(student, teacher, schedule, x0, text, mask, cfg,
+                                            train, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(student.parameters(), train.grad_clip)

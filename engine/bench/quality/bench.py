@@ -24,8 +24,9 @@ generated; compared with the model's unconditional clip of the same caption and 
 spliced after the same context (engine.bench.quality.seam), against the real rest of
 the clip: plain FD (is the rest music like the real rests?), FD joint with the context
 (is it the rest of *this* clip? the pairing of each rest with its own context, as FD
-joint pairs clips with their captions) and the seam ratio. A listening pack renders PACK_PROMPTS. Writes OUT/results.json, results.md,
-listening/; --docs refreshes the table in docs/benchmarks.md.
+joint pairs clips with their captions) and the seam ratio. A listening pack renders
+PACK_PROMPTS. Writes OUT/results.json, results.md, listening/; --docs refreshes the
+table in docs/benchmarks.md.
 """
 
 from __future__ import annotations
