@@ -1,7 +1,7 @@
 """Offline generation with a served model (onnxruntime, no torch).
 
     python run_engine.py generate --prompt "a slow chorale for strings" --seconds 32 \
-        --out chorale.wav [--model exported/presto-ls] [--steps N] [--guidance G] \
+        --out chorale.wav [--model exported/presto-s] [--steps N] [--guidance G] \
         [--budget B] [--seed S] [--continue intro.wav] [--json]
 
 prompt -> MiniLM embedding; Gaussian noise; the model's sampler (EDM ODE with

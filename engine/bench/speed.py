@@ -1,6 +1,6 @@
 """Speed bench: text to waveform for each served model, onnxruntime vs PyTorch, side by side.
 
-    python -m engine.bench speed --models exported/base exported/presto-ls \
+    python -m engine.bench speed --models exported/base exported/presto-s \
         [--seconds 32] [--repeats 3] [--threads 2] [--steps N] [--budgets 1.0 0.6] [--torch] \
         [--out reports/speed]
 

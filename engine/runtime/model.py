@@ -1,6 +1,6 @@
 """A served model directory: text encoder + DiT graphs + codec, checked and loaded. No torch.
 
-    model = ServedModel.load("exported/presto-ls")        # device "auto": CUDA if it works
+    model = ServedModel.load("exported/presto-s")        # device "auto": CUDA if it works
     emb = model.text.embed(["a slow chorale"])             # (1, 384)
     x0 = model.denoiser(x, sigma, emb, budget, known, mask, n_blocks=k)   # (B, C, T)
     pcm = model.codec.decode(model.codec.denormalize(latent))            # (B, 1, T * 2048)
