@@ -11,22 +11,6 @@ from engine.train.__main__ import main as cli
 from engine.train.base import prefix_mask
 from engine.train.base_config import BaseTrainConfig, get_preset
 from engine.train.latent_cache import build_latent_cache, open_latent_cache
-from tests.train import base_support
-
-
-@pytest.fixture(scope="session")
-def base_corpus(tmp_path_factory) -> Path:
-    return base_support.corpus(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def base_codec(tmp_path_factory) -> Path:
-    return base_support.codec_run(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def base_run(tmp_path_factory) -> Path:
-    return base_support.base_run(tmp_path_factory)
 
 
 def rows(path: Path) -> list[dict]:

@@ -9,12 +9,11 @@ import pytest
 from engine.train.__main__ import main as cli
 from engine.train.cache_transport import LATENTS_FILE
 from engine.train.latent_cache import open_latent_cache
-from tests.train import base_support
 
 
 @pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory) -> Path:
-    return base_support.base_run(tmp_path_factory) / "latents"
+def cache_dir(base_run: Path) -> Path:
+    return base_run / "latents"
 
 
 @pytest.fixture(scope="session")

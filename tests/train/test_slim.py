@@ -7,17 +7,6 @@ import torch
 
 from engine.train.__main__ import main as cli
 from engine.train.teacher import load_base
-from tests.train import base_support
-
-
-@pytest.fixture(scope="session")
-def base_run(tmp_path_factory) -> Path:
-    return base_support.base_run(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def base_codec(tmp_path_factory) -> Path:
-    return base_support.codec_run(tmp_path_factory)
 
 
 def test_slim_keeps_the_ema_weights_and_metadata_only(base_run: Path, tmp_path: Path) -> None:

@@ -17,11 +17,6 @@ from engine.train.warm_start import warm_start
 from tests.train import base_support
 
 
-@pytest.fixture(scope="session")
-def base_run(tmp_path_factory) -> Path:
-    return base_support.base_run(tmp_path_factory)
-
-
 def _cfg(run: Path) -> BaseTrainConfig:
     state = torch.load(run / "checkpoint.pt", weights_only=False)
     return BaseTrainConfig.from_dict(state["train_config"])
