@@ -41,9 +41,8 @@ def pack_cache(cache_dir: Path, out_dir: Path, preset: int = 6) -> dict:
         raise SystemExit(f"--cache {cache_dir} is incomplete: finish building it first")
     latents = np.load(cache_dir / "latents.npy", mmap_mode="r")  # (frames, D) float16
     frames, dim = latents.shape
-    peak = 0.0
-    for i in range(0, frames, CHUNK_FRAMES):
-        peak = max(peak, float(np.abs(latents[i : i + CHUNK_FRAMES].astype(np.float32)).max()))
+    peak = max(float(np.abs(latents[i : i + CHUNK_FRAMES]).max())  # float16 abs is exact
+               for i in range(0, frames, CHUNK_FRAMES))
     scale = max(peak, 1e-8) / 127.0
     out_dir.mkdir(parents=True, exist_ok=True)
     squared_error, previous = 0.0, np.zeros((1, dim), dtype=np.uint8)
