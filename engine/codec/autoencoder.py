@@ -40,8 +40,11 @@ class Autoencoder(nn.Module):
         """latent (B, D, L) -> audio (B, C, L * 2048)."""
         return self.spectral.istft(*self.decoder(latent))
 
-    def loss(self, audio: torch.Tensor, tcfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
-        """Training loss for a batch of segments (B, C, N); returns (total, parts)."""
+    def loss(
+        self, audio: torch.Tensor, tcfg: TrainConfig
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Training loss for a batch of segments (B, C, N); returns (total, parts), the
+        parts as detached scalar tensors."""
         self.check_audio(audio)
         target_mel = self.spectral.log_mel(audio)  # (B, C*M, T)
         latent = self.encoder(target_mel)  # (B, D, L)
@@ -61,11 +64,11 @@ class Autoencoder(nn.Module):
             + tcfg.stft_weight * (mr["sc"] + mr["logmag"])
             + tcfg.latent_l2 * reg
         )
-        parts = {
-            "loss": total.item(),
-            "mel_l1": mel.item(),
-            "stft_sc": mr["sc"].item(),
-            "stft_logmag": mr["logmag"].item(),
-            "latent_rms": reg.sqrt().item(),
+        parts = {  # detached tensors: reading them (float()) waits for the device
+            "loss": total.detach(),
+            "mel_l1": mel.detach(),
+            "stft_sc": mr["sc"].detach(),
+            "stft_logmag": mr["logmag"].detach(),
+            "latent_rms": reg.detach().sqrt(),
         }
         return total, parts

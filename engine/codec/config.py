@@ -77,6 +77,10 @@ class CodecConfig:
         return cls(**kw)
 
 
+# The decoder's shape: what a new decoder for an existing encoder (--init) may change.
+DECODER_FIELDS = ("dec_width", "dec_blocks", "dec_mult", "dec_kernel", "max_log_mag")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int = 6000  # optimiser steps
@@ -92,6 +96,8 @@ class TrainConfig:
     cache_hours: float = 3.0  # hours of train-split audio cached as an int16 memmap
     ckpt_minutes: float = 5.0  # checkpoint interval (wall clock)
     log_every: int = 20  # steps between JSONL log lines
+    valid_every: int = 500  # steps between validation passes (with --valid-cache)
+    valid_segments: int = 64  # fixed validation segments
     threads: int = 2  # torch intra-op threads
     seed: int = 0
 
@@ -102,10 +108,24 @@ class TrainConfig:
 PRESETS: dict[str, tuple[CodecConfig, TrainConfig]] = {
     # Trains on this 2-core CPU in about an hour while sharing it.
     "cpu": (CodecConfig(), TrainConfig()),
+    # A new decoder for the shipped encoder (--init, --freeze-encoder) on a lent GPU:
+    # the same decoder shape (fine-tuned from the shipped one), minutes-bound.
+    "gpu-decoder": (
+        CodecConfig(),
+        TrainConfig(steps=200_000, batch=64, lr=4e-4, warmup=300, ckpt_minutes=1.5,
+                    log_every=100, threads=4),
+    ),
+    # A wider, deeper decoder from scratch (about 1.3x the shipped decode time on a CPU).
+    "gpu-decoder-wide": (
+        CodecConfig(dec_width=256, dec_blocks=6),
+        TrainConfig(steps=200_000, batch=64, lr=8e-4, warmup=500, ckpt_minutes=1.5,
+                    log_every=100, threads=4),
+    ),
     # Seconds-long smoke preset for tests.
     "test": (
         CodecConfig(enc_width=32, enc_blocks=(1, 1, 1), dec_width=32, dec_blocks=2, dec_mult=2),
-        TrainConfig(steps=4, batch=2, segment_latents=8, warmup=1, cache_hours=0.01, log_every=1),
+        TrainConfig(steps=4, batch=2, segment_latents=8, warmup=1, cache_hours=0.01, log_every=1,
+                    valid_every=2, valid_segments=2),
     ),
 }
 

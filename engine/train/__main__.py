@@ -18,6 +18,9 @@
     python -m engine.train pack-cache --cache LATENTS --out BUNDLE   # carry to a GPU ...
     python -m engine.train unpack-cache --bundle BUNDLE --out LATENTS   # ... and back
     python -m engine.train slim --run RUN --out FILE   # EMA-only checkpoint to bring home
+    python -m engine.train import-codec --model exported/codec --out RUN   # shipped codec
+    python -m engine.train pack-audio --data CORPUS --out BUNDLE --megabytes 52   # codec
+    python -m engine.train unpack-audio --bundle BUNDLE --out CACHE   # training audio, there
 
 Adding a model = one function below that adds its subparser and sets ``func``;
 then list it in COMMANDS. Imports stay inside ``run`` so ``--help`` is fast.
@@ -35,17 +38,31 @@ from engine.train.presto_s_config import DMD_NORMS
 
 def codec(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("codec", help="latent audio codec (autoencoder)")
-    p.add_argument("--data", type=Path, required=True, help="corpus dir with metadata.jsonl")
+    p.add_argument("--data", type=Path, default=None,
+                   help="corpus dir with metadata.jsonl (optional with a complete --cache)")
     p.add_argument("--out", type=Path, required=True, help="run dir")
     p.add_argument("--preset", default="cpu", help="codec preset (engine.codec.config)")
     p.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
     p.add_argument("--steps", type=int, default=None, help="total steps (overrides preset)")
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget (LR follows)")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="audio cache dir (default RUN/cache; unpack-audio writes one)")
+    p.add_argument("--init", type=Path, default=None,
+                   help="codec run to start from (import-codec makes one of an export)")
+    p.add_argument("--freeze-encoder", action="store_true",
+                   help="train the decoder only; latents and their statistics stay --init's")
+    p.add_argument("--device", default="cpu", choices=DEVICE_CHOICES,
+                   help="where to train (auto: a working CUDA device, else cpu)")
+    p.add_argument("--valid-cache", type=Path, default=None,
+                   help="held-out audio cache: validation passes, best weights in RUN/best.pt")
 
     def run(a: argparse.Namespace) -> None:
         from engine.train.codec import CodecRun, main
 
-        main(CodecRun(a.data, a.out, a.preset, a.resume, a.steps, a.minutes))
+        if a.data is None and a.cache is None:
+            raise SystemExit("codec: pass --data CORPUS, or --cache a complete audio cache")
+        main(CodecRun(a.data, a.out, a.preset, a.resume, a.steps, a.minutes, a.cache,
+                      a.init, a.freeze_encoder, a.device, a.valid_cache))
 
     p.set_defaults(func=run)
 
@@ -318,8 +335,56 @@ def unpack_cache(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def import_codec(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import-codec", help="a codec run rebuilt from an exported codec "
+                                            "(to train a new decoder for its latent space)")
+    p.add_argument("--model", type=Path, required=True, help="exported codec dir")
+    p.add_argument("--out", type=Path, required=True, help="run dir to write")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.train.import_codec import main
+
+        main(a.model, a.out)
+
+    p.set_defaults(func=run)
+
+
+def pack_audio(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pack-audio", help="lossless excerpts of train audio, size-bounded, "
+                                          "to carry to another machine for codec training")
+    p.add_argument("--data", type=Path, required=True, help="corpus dir")
+    p.add_argument("--out", type=Path, required=True, help="bundle dir to write")
+    p.add_argument("--megabytes", type=float, required=True, help="bundle size (FLAC bytes)")
+    p.add_argument("--excerpt", type=float, default=8.0, help="seconds taken from each clip")
+    p.add_argument("--seed", type=int, default=0, help="clip order and excerpt offsets")
+    p.add_argument("--split", default="train", choices=("train", "valid"),
+                   help="corpus split to take excerpts from")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.train.audio_transport import pack_audio as pack
+
+        index = pack(a.data, a.out, a.megabytes, a.excerpt, seed=a.seed, split=a.split)
+        print(f"packed {len(index['starts'])} excerpts, {index['hours'] * 60:.1f} min, "
+              f"{index['bytes'] / 1e6:.1f} MB")
+
+    p.set_defaults(func=run)
+
+
+def unpack_audio(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("unpack-audio", help="an audio cache from a pack-audio bundle")
+    p.add_argument("--bundle", type=Path, required=True, help="bundle dir (pack-audio --out)")
+    p.add_argument("--out", type=Path, required=True, help="audio cache dir to write")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.train.audio_transport import unpack_audio as unpack
+
+        unpack(a.bundle, a.out)
+
+    p.set_defaults(func=run)
+
+
 COMMANDS = (codec, base, presto_l, presto_s, presto_ls, presto_s_snapshots, classifier,
-            import_base, slim, pack_cache, unpack_cache)
+            import_base, import_codec, slim, pack_cache, unpack_cache, pack_audio, unpack_audio)
 
 
 def main(argv: list[str] | None = None) -> None:

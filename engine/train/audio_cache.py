@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from tqdm import tqdm
 
 
@@ -32,6 +31,8 @@ def read_metadata(data_dir: Path, split: str) -> list[dict]:
 
 def load_audio(path: Path, sample_rate: int, channels: int) -> np.ndarray:
     """Read a file as float32 (channels, samples), mixing down or duplicating channels."""
+    import soundfile as sf  # here, not at import: a machine given a ready cache needs none
+
     x, sr = sf.read(path, dtype="float32", always_2d=True)  # (N, C_file)
     if sr != sample_rate:
         raise ValueError(f"{path}: sample rate {sr}, expected {sample_rate}")
