@@ -48,7 +48,9 @@ class Autoencoder(nn.Module):
         self.check_audio(audio)
         target_mel = self.spectral.log_mel(audio)  # (B, C*M, T)
         latent = self.encoder(target_mel)  # (B, D, L)
-        noisy = latent + tcfg.latent_noise * torch.randn_like(latent)
+        noisy = latent
+        if tcfg.latent_noise:
+            noisy = latent + tcfg.latent_noise * torch.randn_like(latent)
         recon = self.decode(noisy)  # (B, C, N)
         # The last n_fft - hop samples are completed only by later frames (which a segment
         # lacks), so they are left out of the reconstruction losses.

@@ -158,13 +158,13 @@ class Validator:
     """Loss on fixed held-out segments; keeps the weights of the best pass in RUN/best.pt.
 
     The score is the reconstruction loss without the latent penalty (mel and STFT terms
-    as weighted in training), with the latent noise drawn from a fixed seed.
+    as weighted in training) of clean latents, as serving decodes them: no latent noise.
     """
 
     def __init__(self, cache: AudioCache, tcfg: TrainConfig, length: int, out: Path) -> None:
         rng = np.random.default_rng([tcfg.seed, 999_999])
         self.audio = torch.from_numpy(cache.sample(rng, tcfg.valid_segments, length))
-        self.tcfg, self.out = tcfg, out
+        self.tcfg, self.out = replace(tcfg, latent_noise=0.0), out
         self.best = math.inf
 
     @torch.no_grad()
@@ -173,16 +173,11 @@ class Validator:
         device = next(model.parameters()).device
         was_training = model.training
         model.eval()
-        devices = [device] if device.type == "cuda" else []
         sums: dict[str, float] = {}
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(0)
-            if devices:
-                torch.cuda.manual_seed(0)
-            for chunk in self.audio.split(16):
-                _, parts = model.loss(chunk.to(device), self.tcfg)
-                for k, v in parts.items():
-                    sums[k] = sums.get(k, 0.0) + float(v) * len(chunk)
+        for chunk in self.audio.split(16):
+            _, parts = model.loss(chunk.to(device), self.tcfg)
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(chunk)
         model.train(was_training)
         row = {k: round(v / len(self.audio), 5) for k, v in sums.items()}
         t = self.tcfg
