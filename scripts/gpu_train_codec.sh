@@ -39,8 +39,9 @@ fi
 rm -rf "$WORK/init"
 "$PY" -m engine.train import-codec --model exported/codec --out "$WORK/init" || exit 1
 
-# A hard stop 2 minutes past the budget, so that what follows always runs.
-limit=$("$PY" -c "print(int(float('$MINUTES') * 60 + 120))")
+# A hard stop 45 s past the budget, so that what follows always runs inside a
+# 10-minute lease call (best.pt is written atomically at every validation pass).
+limit=$("$PY" -c "print(int(float('$MINUTES') * 60 + 45))")
 for preset in $PRESETS; do
     rm -rf "$WORK/$preset"
     mkdir -p "$WORK/$preset"
