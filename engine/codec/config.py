@@ -115,6 +115,13 @@ PRESETS: dict[str, tuple[CodecConfig, TrainConfig]] = {
         TrainConfig(steps=200_000, batch=64, lr=4e-4, warmup=300, ckpt_minutes=1.5,
                     log_every=100, threads=4),
     ),
+    # The same at a third of the learning rate: at 4e-4 the fine-tune's gradients grew
+    # from step ~2,000 and the loss climbed back (session 9's H200 run).
+    "gpu-decoder-low-lr": (
+        CodecConfig(),
+        TrainConfig(steps=200_000, batch=64, lr=1.3e-4, warmup=100, ckpt_minutes=1.5,
+                    log_every=100, valid_every=250, threads=4),
+    ),
     # A wider, deeper decoder from scratch (about 1.3x the shipped decode time on a CPU).
     "gpu-decoder-wide": (
         CodecConfig(dec_width=256, dec_blocks=6),
