@@ -24,7 +24,8 @@ class EDMLoss:
     def sample_sigma(self, batch: int, generator: torch.Generator | None = None,
                      device: torch.device | str = "cpu") -> torch.Tensor:
         """(batch,) training noise levels."""
-        z = torch.randn(batch, generator=generator, device=device)
+        z = torch.randn(batch, generator=generator, device=_draw_device(generator, device))
+        z = z.to(device)
         return (z * self.p_std + self.p_mean).exp()
 
     def __call__(self, denoise: Denoiser, x0: torch.Tensor, mask: torch.Tensor | None = None,
@@ -41,7 +42,8 @@ class EDMLoss:
         if sigma is None:
             sigma = self.sample_sigma(b, generator, x0.device)  # (B,)
         sigma = sigma.to(x0.dtype)
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype,
+                            device=_draw_device(generator, x0.device)).to(x0.device)
         sd2 = self.sigma_data**2
         weight = (sigma**2 + sd2) / (sigma * self.sigma_data) ** 2  # (B,)
         denoised = denoise(x0 + noise * sigma[:, None, None], sigma)  # (B, C, T)
@@ -54,3 +56,10 @@ class EDMLoss:
             )
         unknown = (1.0 - mask.to(x0.dtype)).expand_as(err)  # (B, C, T)
         return (err * unknown).sum() / unknown.sum().clamp_min(1.0)
+
+
+def _draw_device(generator: torch.Generator | None, device: torch.device | str
+                 ) -> torch.device | str:
+    """Where random numbers are drawn: on the generator's device when one is given (a CPU
+    generator then draws the same numbers whatever device trains), else on ``device``."""
+    return generator.device if generator is not None else device

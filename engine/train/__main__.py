@@ -190,6 +190,9 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
                    "preset's)")
     p.add_argument("--no-audio-fd", action="store_true",
                    help="measure FD along training on latent statistics only")
+    p.add_argument("--device", default="cpu", choices=DEVICE_CHOICES,
+                   help="where the networks run (auto: a working CUDA GPU, else cpu); batches "
+                   "and noise are drawn on the CPU either way")
 
 
 def presto_s_run(a: argparse.Namespace, presto_l: Path | None):
@@ -200,7 +203,7 @@ def presto_s_run(a: argparse.Namespace, presto_l: Path | None):
     overrides = {name: getattr(a, name) for name in OVERRIDES}  # flags named as the fields
     return PrestoSRun(a.teacher, a.out, preset=a.preset, resume=a.resume, minutes=a.minutes,
                       presto_l=presto_l, ablation=a.ablation, cache=a.cache, threads=a.threads,
-                      classifier=classifier, codec=a.codec, **overrides)
+                      classifier=classifier, codec=a.codec, device=a.device, **overrides)
 
 
 def presto_s(sub: argparse._SubParsersAction) -> None:

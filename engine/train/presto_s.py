@@ -28,6 +28,11 @@ audio, with the teacher's 32-step guided FD as reference), snapshots/step-N/chec
 can pass its best point and drift, and the FD curve says where), config.json,
 train_state.json. Batches and noise depend only on (seed, update, phase), so a resumed
 run reaches the weights an uninterrupted one would have.
+
+`--device cuda` (engine.train.device) runs the four networks on a GPU in float32 (TF32
+matrix products); the batches and every random number are still drawn on the CPU and
+moved there, so the noise does not depend on the device, and checkpoints and snapshots
+hold host-memory weights either way.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ from engine.train.checkpoint import (
     truncate_log,
     write_json_atomic,
 )
+from engine.train.device import cpu_state, pick_device
 from engine.train.latent_cache import LatentCache, open_latent_cache
 from engine.train.presto_l import load_teacher
 from engine.train.presto_s_config import PrestoSConfig, ablation, get_preset
@@ -103,6 +109,7 @@ class PrestoSRun:
     window_frames: int | None = None  # longest training crop in latent frames (preset's: 172)
     fd_frames: int | None = None  # FD probe window in latent frames (preset's: the crop's)
     gan_gen_weight: float | None = None  # the generator's adversarial weight (preset's: 5e-2)
+    device: str = "cpu"  # "auto", "cpu" or "cuda" (engine.train.device)
 
 
 def generator_init(run: PrestoSRun, teacher: EDMPrecond, meta: dict
@@ -157,6 +164,7 @@ def main(run: PrestoSRun) -> Path:
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     threads = run.threads or cfg.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
+    device = pick_device(run.device)
 
     try:
         teacher, meta = load_teacher(run.teacher)
@@ -178,6 +186,9 @@ def main(run: PrestoSRun) -> Path:
         make_level_aware(fake)
     torch.manual_seed(cfg.seed)  # the head's initial weights
     head = DiscriminatorHead(teacher.net.cfg.width, cfg.disc_hidden) if cfg.gan else None
+    for module in (teacher, generator, ema, fake, head):
+        if module is not None:
+            module.to(device)
     layered = run.presto_l is not None
     nets = Networks(generator, teacher, fake, head, schedule, layered)
     opt_gen = torch.optim.AdamW(generator.parameters(), lr=cfg.lr_gen, betas=cfg.betas,
@@ -218,15 +229,16 @@ def main(run: PrestoSRun) -> Path:
             "codec": meta.get("codec"), "codec_stats": meta.get("codec_stats"),
             "data": meta.get("data"), "preset": run.preset, **init_info}
     write_json_atomic({"presto_s": cfg.to_dict(), "train": train.to_dict(),
-                       "schedule": schedule.to_dict(), "threads": threads, **info},
+                       "schedule": schedule.to_dict(), "threads": threads,
+                       "device": str(device), **info},
                       run.out / "config.json")
 
     def checkpoint() -> None:
         save_atomic({"train_config": train.to_dict(), "presto_s": cfg.to_dict(),
                      **({"schedule": schedule.to_dict()} if layered else {}),
-                     "model": generator.net.state_dict(), "ema": ema.net.state_dict(),
-                     "fake": fake.net.state_dict(),
-                     "head": head.state_dict() if head is not None else None,
+                     "model": cpu_state(generator.net), "ema": cpu_state(ema.net),
+                     "fake": cpu_state(fake.net),
+                     "head": cpu_state(head) if head is not None else None,
                      "optimizer": opt_gen.state_dict(), "optimizer_fake": opt_fake.state_dict(),
                      "step": step, "wall_s": wall, "torch_rng": torch.get_rng_state(),
                      "sigma_data": sd, "reference_fd": reference, **info}, ckpt_path)
@@ -238,7 +250,7 @@ def main(run: PrestoSRun) -> Path:
         (run.out / "snapshots" / f"step-{step:06d}").mkdir(parents=True, exist_ok=True)
         save_atomic({"train_config": train.to_dict(), "presto_s": cfg.to_dict(),
                      **({"schedule": schedule.to_dict()} if layered else {}),
-                     "ema": ema.net.state_dict(), "step": step, "wall_s": wall,
+                     "ema": cpu_state(ema.net), "step": step, "wall_s": wall,
                      "sigma_data": sd, "reference_fd": reference, **info},
                     run.out / "snapshots" / f"step-{step:06d}" / "checkpoint.pt")
 
@@ -264,11 +276,11 @@ def main(run: PrestoSRun) -> Path:
             fake_parts = []
             for phase in range(1, cfg.fake_updates + 1):
                 gen = torch.Generator().manual_seed(step_seed(cfg.seed, step, phase))
-                fake_parts.append(fake_update(nets, opt_fake, draw_batch(cache, cfg, train, step,
-                                                                         phase), cfg, sd, gen))
+                batch = draw_batch(cache, cfg, train, step, phase).to(device)
+                fake_parts.append(fake_update(nets, opt_fake, batch, cfg, sd, gen))
             gen = torch.Generator().manual_seed(step_seed(cfg.seed, step, 0))
-            parts = generator_update(nets, opt_gen, draw_batch(cache, cfg, train, step, 0), cfg,
-                                     gen)
+            batch = draw_batch(cache, cfg, train, step, 0).to(device)
+            parts = generator_update(nets, opt_gen, batch, cfg, gen)
             ema_update(ema, generator, cfg.ema_decay, step)
             step += 1
             parts.update({k: float(np.mean([p[k] for p in fake_parts])) for k in fake_parts[0]})

@@ -153,13 +153,15 @@ class FDProbe:
         generator's input distribution)."""
         was_training = generator.training
         generator.eval()
-        known, mask = self.context()
+        dev = next(generator.parameters()).device
+        noise, text = self.noise.to(dev), self.text.to(dev)
+        known, mask = (v.to(dev) for v in self.context())
         row = {}
         for budget in budgets:
             for n in steps:
-                gen = torch.Generator().manual_seed(self.seed + n)
-                x = few_step_sample(generator, self.noise, sampling_sigmas(sampling, n),
-                                    self.text, known, mask, gen, budget, schedule)
+                gen = torch.Generator().manual_seed(self.seed + n)  # on the CPU, as in training
+                x = few_step_sample(generator, noise, sampling_sigmas(sampling, n), text,
+                                    known, mask, gen, budget, schedule).cpu()
                 row.update(self.measures(x, f"_{n}" if budget == 1.0 else f"_{n}_b{budget:g}"))
         generator.train(was_training)
         return row
@@ -168,15 +170,17 @@ class FDProbe:
     def teacher_fd(self, teacher: EDMPrecond, guidance: float, steps: int) -> dict[str, float]:
         """{"fd": .., "cfd": ..} of the teacher's DPM-Solver++(2M) samples with CFG: the
         reference lines."""
-        known, mask = self.context()
-        n = self.noise.shape[0]
+        dev = next(teacher.parameters()).device
+        noise, text = self.noise.to(dev), self.text.to(dev)
+        known, mask = (v.to(dev) for v in self.context())
+        n = noise.shape[0]
 
         def denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
-            return guided_teacher(teacher, x, torch.full((n,), sigma), self.text, known, mask,
-                                  guidance)
+            return guided_teacher(teacher, x, torch.full((n,), sigma, device=dev), text, known,
+                                  mask, guidance)
 
         sigmas = karras_sigmas(steps)
-        return self.measures(sample_dpmpp_2m(denoise, self.noise * float(sigmas[0]), sigmas), "")
+        return self.measures(sample_dpmpp_2m(denoise, noise * float(sigmas[0]), sigmas).cpu(), "")
 
 
 def reference_lines(reference: dict | float | None) -> dict[str, float]:

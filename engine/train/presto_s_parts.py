@@ -140,7 +140,7 @@ def guided_teacher(teacher: EDMPrecond, x: torch.Tensor, sigma: torch.Tensor,
     and a few-step generator applies whatever push it learns once per step.
     """
     b = x.shape[0]
-    ones = torch.ones(b, dtype=x.dtype)
+    ones = torch.ones(b, dtype=x.dtype, device=x.device)
     if guidance == 1.0:
         return teacher(x, sigma, text_emb=text, budget=ones, known=known, mask=mask)
     null = teacher.net.null_text.to(text.dtype)[None].expand(b, -1)  # (B, 384)
@@ -170,7 +170,7 @@ def make_level_aware(fake: EDMPrecond) -> None:
     budget its teacher was trained at), with a zero last layer that training can grow: at
     the start it answers exactly as the teacher for every level label."""
     net = fake.net
-    one = torch.ones(1)
+    one = torch.ones(1, device=net.null_text.device)
     for embedder in (net.budget_embed, net.final_budget_embed):
         value = embedder(one)[0]  # (D,)
         last = embedder.mlp[-1]
@@ -188,7 +188,8 @@ def hidden_states(model: EDMPrecond, x: torch.Tensor, sigma: torch.Tensor, text:
     net = model.net
     b = x.shape[0]
     _, _, c_in, c_noise = edm_coefficients(sigma.to(x.dtype), model.sigma_data)  # (B,)
-    h, c, _ = net.embed(x * c_in[:, None, None], c_noise, text, torch.ones(b, dtype=x.dtype),
+    full = torch.ones(b, dtype=x.dtype, device=x.device)
+    h, c, _ = net.embed(x * c_in[:, None, None], c_noise, text, full,
                         known, mask)  # (B, L, D), (B, D)
     cos, sin = net.rope(h)  # (L, Dh/2) each
     for i in range(n_blocks):

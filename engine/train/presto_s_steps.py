@@ -11,7 +11,9 @@ fresh noise (engine.runtime.window runs the same loop over the exported graphs).
 Known context frames (mask = 1) are network inputs and are pasted into every x0,
 exactly as in sampling, so continuation is trained along with everything else.
 All randomness comes from the caller's torch.Generator: a step is a pure function of
-(weights, batch, generator), which makes resumed runs exact.
+(weights, batch, generator), which makes resumed runs exact. That generator lives on the
+CPU whatever device trains (`normal` draws there and moves the numbers to the batch's
+device), so a run on a GPU draws the same noise as one on the CPU.
 """
 
 from __future__ import annotations
@@ -60,11 +62,19 @@ class Batch:
     def rows(self, idx: torch.Tensor) -> Batch:
         return Batch(self.x0[idx], self.text[idx], self.mask[idx])
 
+    def to(self, device: torch.device) -> Batch:
+        return Batch(self.x0.to(device), self.text.to(device), self.mask.to(device))
+
+
+def normal(shape: torch.Size, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Unit Gaussian noise of ``shape`` drawn by ``gen`` (on its device), placed on ``device``."""
+    return torch.randn(shape, generator=gen).to(device)
+
 
 def generator_x0(generator: EDMPrecond, x: torch.Tensor, sigma: torch.Tensor, batch: Batch,
                  budget: torch.Tensor, schedule: LayerSchedule) -> torch.Tensor:
     """G's x0 estimate (B, C, T) with the context pasted in; each row at k(sigma, budget)."""
-    k = schedule.blocks(sigma.numpy(), budget.numpy())  # (B,) blocks per row
+    k = schedule.blocks(sigma.cpu().numpy(), budget.cpu().numpy())  # (B,) blocks per row
     d = ragged_forward(generator, x, sigma, k, batch.text, budget, batch.x0, batch.mask)
     return d * (1.0 - batch.mask) + batch.x0 * batch.mask  # (B, C, T)
 
@@ -89,21 +99,21 @@ def generator_inputs(generator: EDMPrecond, batch: Batch, paths: Sequence[Sequen
     x0 = G(x, path[i]), x = x0 + path[i + 1] * noise), so the generator is trained on
     the inputs it will see when it samples, its own earlier mistakes included.
     """
-    x0 = batch.x0
-    sigma = torch.tensor([p[-1] for p in paths], dtype=x0.dtype)  # (B,)
+    x0, dev = batch.x0, batch.x0.device
+    sigma = torch.tensor([p[-1] for p in paths], dtype=x0.dtype, device=dev)  # (B,)
     if mode == "real":
-        return x0 + torch.randn(x0.shape, generator=gen) * sigma[:, None, None], sigma
+        return x0 + normal(x0.shape, gen, dev) * sigma[:, None, None], sigma
     if mode != "backward":
         raise ValueError(f"unknown generator input mode {mode!r}")
-    start = torch.tensor([p[0] for p in paths], dtype=x0.dtype)  # (B,)
-    x = torch.randn(x0.shape, generator=gen) * start[:, None, None]  # (B, C, T)
+    start = torch.tensor([p[0] for p in paths], dtype=x0.dtype, device=dev)  # (B,)
+    x = normal(x0.shape, gen, dev) * start[:, None, None]  # (B, C, T)
     for i in range(max(len(p) for p in paths) - 1):
         rows = [r for r, p in enumerate(paths) if len(p) - 1 > i]  # rows not there yet
-        idx = torch.tensor(rows)
-        now = torch.tensor([paths[r][i] for r in rows], dtype=x0.dtype)  # (b,)
-        nxt = torch.tensor([paths[r][i + 1] for r in rows], dtype=x0.dtype)  # (b,)
+        idx = torch.tensor(rows, device=dev)
+        now = torch.tensor([paths[r][i] for r in rows], dtype=x0.dtype, device=dev)  # (b,)
+        nxt = torch.tensor([paths[r][i + 1] for r in rows], dtype=x0.dtype, device=dev)  # (b,)
         est = generator_x0(generator, x[idx], now, batch.rows(idx), budget[idx], schedule)
-        x[idx] = est + torch.randn(est.shape, generator=gen) * nxt[:, None, None]
+        x[idx] = est + normal(est.shape, gen, dev) * nxt[:, None, None]
     return x, sigma
 
 
@@ -113,7 +123,7 @@ def generator_sample(nets: Networks, batch: Batch, cfg: PrestoSConfig, gen: torc
     and the noisy inputs themselves (B, C, T)."""
     b = batch.x0.shape[0]
     paths = sample_paths(cfg.noise_gen, b, gen)
-    budget = draw_budgets(cfg, b, nets.layered, gen)
+    budget = draw_budgets(cfg, b, nets.layered, gen).to(batch.x0.device)  # (B,)
     x, sigma = generator_inputs(nets.generator, batch, paths, budget, nets.schedule,
                                 cfg.gen_input, gen)
     with torch.set_grad_enabled(grad):
@@ -131,7 +141,7 @@ def fake_budget(cfg: PrestoSConfig, sigma_in: torch.Tensor) -> torch.Tensor:
 def critic(nets: Networks, x0: torch.Tensor, sigma: torch.Tensor, batch: Batch,
            cfg: PrestoSConfig, gen: torch.Generator) -> torch.Tensor:
     """Discriminator scores (B,) of latents x0 (B, C, T) noised at sigma (B,)."""
-    x = x0 + torch.randn(x0.shape, generator=gen) * sigma[:, None, None]  # (B, C, T)
+    x = x0 + normal(x0.shape, gen, x0.device) * sigma[:, None, None]  # (B, C, T)
     n = disc_depth(nets.fake.net.cfg.depth, cfg.disc_block)
     h = hidden_states(nets.fake, x, sigma, batch.text, batch.x0, batch.mask, n)  # (B, L, D)
     return nets.head(h, token_weights(batch.mask, nets.fake.net.cfg.patch))
@@ -149,11 +159,11 @@ def fake_update(nets: Networks, opt: torch.optim.Optimizer, batch: Batch, cfg: P
         return fake(x, sigma, text_emb=batch.text, budget=label, known=batch.x0,
                     mask=batch.mask)
 
-    sigma = sample_sigmas(cfg.noise_fake, b, gen)
+    sigma = sample_sigmas(cfg.noise_fake, b, gen).to(x0_g.device)  # (B,)
     loss = EDMLoss(sigma_data=sigma_data)(denoise, x0_g, batch.mask, sigma=sigma, generator=gen)
     parts = {"fake": loss.item()}
     if nets.head is not None:
-        s = sample_sigmas(cfg.noise_gan, b, gen)
+        s = sample_sigmas(cfg.noise_gan, b, gen).to(x0_g.device)  # (B,)
         both = Batch(torch.cat([batch.x0, batch.x0]), torch.cat([batch.text, batch.text]),
                      torch.cat([batch.mask, batch.mask]))
         d = critic(nets, torch.cat([batch.x0, x0_g]), torch.cat([s, s]), both, cfg, gen)
@@ -179,9 +189,9 @@ def generator_update(nets: Networks, opt: torch.optim.Optimizer, batch: Batch,
     """
     x0_g, sigma_in, x_in = generator_sample(nets, batch, cfg, gen, grad=True)  # (B, C, T), (B,)
     b = x0_g.shape[0]
-    sigma = sample_sigmas(cfg.noise_dmd, b, gen)  # (B,)
+    sigma = sample_sigmas(cfg.noise_dmd, b, gen).to(x0_g.device)  # (B,)
     with torch.no_grad():
-        x = x0_g.detach() + torch.randn(x0_g.shape, generator=gen) * sigma[:, None, None]
+        x = x0_g.detach() + normal(x0_g.shape, gen, x0_g.device) * sigma[:, None, None]
         real = guided_teacher(nets.teacher, x, sigma, batch.text, batch.x0, batch.mask,
                               cfg.guidance, cfg.guidance_sigma_min)
         fake = nets.fake(x, sigma, text_emb=batch.text, budget=fake_budget(cfg, sigma_in),
@@ -202,8 +212,8 @@ def generator_update(nets: Networks, opt: torch.optim.Optimizer, batch: Batch,
         for p in trained:  # the critic is only a path for the generator's gradient here
             p.requires_grad_(False)
         try:
-            g_loss = lsgan_gen_loss(critic(nets, x0_g, sample_sigmas(cfg.noise_gan, b, gen),
-                                           batch, cfg, gen))
+            s = sample_sigmas(cfg.noise_gan, b, gen).to(x0_g.device)  # (B,)
+            g_loss = lsgan_gen_loss(critic(nets, x0_g, s, batch, cfg, gen))
         finally:
             for p in trained:
                 p.requires_grad_(True)
@@ -231,14 +241,14 @@ def few_step_sample(generator: EDMPrecond, noise: torch.Tensor, sigmas: Sequence
     depth = generator.net.cfg.depth
     schedule = schedule or LayerSchedule.for_depth(depth)
     batch = Batch(known, text, mask)
-    b = noise.shape[0]
-    budgets = torch.full((b,), float(budget))
+    b, dev = noise.shape[0], noise.device
+    budgets = torch.full((b,), float(budget), device=dev)
     x = noise * float(sigmas[0])
     for i in range(len(sigmas) - 1):
-        sigma = torch.full((b,), float(sigmas[i]))
+        sigma = torch.full((b,), float(sigmas[i]), device=dev)
         x0 = generator_x0(generator, x, sigma, batch, budgets, schedule)  # (B, C, T)
         if sigmas[i + 1] == 0.0:
             return x0
-        x = x0 + torch.randn(x0.shape, generator=gen) * float(sigmas[i + 1])
+        x = x0 + normal(x0.shape, gen, dev) * float(sigmas[i + 1])
     return x
 

@@ -115,6 +115,7 @@ def test_run_writes_checkpoint_logs_plots_and_fd(run: Path) -> None:
         state["reference_fd"]["cfd"])
     cfg = PrestoSConfig.from_dict(state["presto_s"])
     assert cfg.noise_dmd.kind == "lognormal" and cfg.noise_dmd.p_mean is not None
+    assert json.loads((run / "config.json").read_text())["device"] == "cpu"
 
 
 def test_checkpoint_is_a_base_model_whose_generator_left_the_teacher(run, teacher) -> None:
@@ -588,6 +589,9 @@ def test_a_missing_teacher_or_cache_is_a_clear_error(teacher, tmp_path) -> None:
         main(PrestoSRun(tmp_path / "no_teacher", tmp_path / "a", "micro", threads=1))
     with pytest.raises(SystemExit, match="--cache"):
         main(PrestoSRun(teacher, tmp_path / "b", "micro", cache=tmp_path, threads=1))
+    if not torch.cuda.is_available():  # no GPU here: asking for one says so, and what to use
+        with pytest.raises(SystemExit, match="--device cpu or auto"):
+            main(PrestoSRun(teacher, tmp_path / "c", "micro", threads=1, device="cuda"))
 
 
 def test_snapshot_judge_measures_every_snapshot_and_picks_one(run, tmp_path_factory,
