@@ -17,7 +17,8 @@
         --out /root/presto-data/runs/base-shipped   # the shipped teacher as a base run
     python -m engine.train pack-cache --cache LATENTS --out BUNDLE   # carry to a GPU ...
     python -m engine.train unpack-cache --bundle BUNDLE --out LATENTS   # ... and back
-    python -m engine.train slim --run RUN --out FILE   # EMA-only checkpoint to bring home
+    python -m engine.train slim --run RUN --out FILE [--half]   # EMA-only checkpoint
+    python -m engine.train subset-cache --cache LATENTS --out SMALL --fraction 0.6
     python -m engine.train import-codec --model exported/codec --out RUN   # shipped codec
     python -m engine.train pack-audio --data CORPUS --out BUNDLE --megabytes 52   # codec
     python -m engine.train unpack-audio --bundle BUNDLE --out CACHE   # training audio, there
@@ -298,13 +299,15 @@ def presto_s_snapshots(sub: argparse._SubParsersAction) -> None:
 def slim(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("slim", help="EMA-only copy of a run's checkpoint (to carry it off a "
                                     "lent machine)")
-    p.add_argument("--run", type=Path, required=True, help="run dir (checkpoint.pt)")
+    p.add_argument("--run", type=Path, required=True,
+                   help="run dir (checkpoint.pt), or a checkpoint file (a snapshot)")
     p.add_argument("--out", type=Path, required=True, help="file to write")
+    p.add_argument("--half", action="store_true", help="store the weights as float16")
 
     def run(a: argparse.Namespace) -> None:
         from engine.train.slim import slim_checkpoint
 
-        slim_checkpoint(a.run, a.out)
+        slim_checkpoint(a.run, a.out, a.half)
 
     p.set_defaults(func=run)
 
@@ -386,8 +389,27 @@ def unpack_audio(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def subset_cache(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("subset-cache", help="a latent cache with a seeded share of the train "
+                                            "clips (and every valid/test clip)")
+    p.add_argument("--cache", type=Path, required=True, help="complete latent cache dir")
+    p.add_argument("--out", type=Path, required=True, help="cache dir to write")
+    p.add_argument("--fraction", type=float, required=True, help="share of train clips kept")
+    p.add_argument("--seed", type=int, default=0, help="which train clips")
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.train.cache_subset import subset_cache as subset
+
+        record = subset(a.cache, a.out, a.fraction, a.seed)
+        print(f"subset: {record['train_clips']} train clips, {record['clips']} clips, "
+              f"{record['frames']} frames -> {a.out}")
+
+    p.set_defaults(func=run)
+
+
 COMMANDS = (codec, base, presto_l, presto_s, presto_ls, presto_s_snapshots, classifier,
-            import_base, import_codec, slim, pack_cache, unpack_cache, pack_audio, unpack_audio)
+            import_base, import_codec, slim, subset_cache, pack_cache, unpack_cache, pack_audio,
+            unpack_audio)
 
 
 def main(argv: list[str] | None = None) -> None:
