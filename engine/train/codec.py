@@ -328,6 +328,8 @@ def main(run: CodecRun) -> Path:
                                             "train_config": tcfg.to_dict()})
                 tqdm.write(f"valid @ {step}: score {v['score']:.4f} mel {v['mel_l1']:.4f}"
                            + (" (best)" if v.get("best") else ""))
+                if frozen:  # the pass put every module back in training mode
+                    model.encoder.eval()
             if time.monotonic() - last_ckpt > tcfg.ckpt_minutes * 60:
                 checkpoint()
                 last_ckpt = time.monotonic()
