@@ -264,7 +264,7 @@ def main(run: CodecRun) -> Path:
 
     cache = open_audio(run, cfg, tcfg)
     seg = tcfg.segment_latents * cfg.samples_per_latent
-    data = str(run.data.resolve()) if run.data else str((run.cache or run.out / "cache"))
+    data = str(run.data.resolve()) if run.data else str(run.cache or run.out / "cache")
     validator = None
     if run.valid_cache is not None:
         validator = Validator(open_cache(run.valid_cache), tcfg, seg, run.out)

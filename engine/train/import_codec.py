@@ -93,10 +93,9 @@ def main(model_dir: Path, out: Path) -> Path:
     parity = check_parity(model, model_dir)  # raises when the rebuild differs from the graphs
     out.mkdir(parents=True, exist_ok=True)
     training = manifest.get("training", {})
-    write_json_atomic({"codec": cfg.to_dict(), "imported_from": str(model_dir)}, out / "config.json")
-    write_json_atomic(
-        dict(manifest["latent_stats"]) | {"imported_from": str(model_dir)}, out / "latent_stats.json"
-    )
+    source = {"imported_from": str(model_dir)}
+    write_json_atomic({"codec": cfg.to_dict()} | source, out / "config.json")
+    write_json_atomic(dict(manifest["latent_stats"]) | source, out / "latent_stats.json")
     save_atomic(
         {
             "config": cfg.to_dict(),

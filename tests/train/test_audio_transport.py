@@ -22,7 +22,8 @@ def test_packed_excerpts_unpack_to_the_exact_source_samples(
     cache = open_cache(cache_dir)
     assert len(index["sources"]) == 3  # every train clip: the size bound was not reached
     assert list(cache.lengths) == [int(1.5 * 44100)] * 3
-    for (path, offset), start, n in zip(index["sources"], cache.starts, cache.lengths):
+    for (path, offset), start, n in zip(index["sources"], cache.starts, cache.lengths,
+                                        strict=True):
         source = to_int16(load_audio(codec_corpus / path, 44100, 1))
         np.testing.assert_array_equal(cache.audio[:, start : start + n],
                                       source[:, offset : offset + n])
