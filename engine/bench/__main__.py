@@ -99,6 +99,10 @@ def presto_s(sub: argparse._SubParsersAction) -> None:
                    help="where the exported models live (default OUT/models; reused if current)")
     p.add_argument("--classifier", type=Path, default=Path("reports/quality/classifier"),
                    help="the quality yardstick's classifier dir (FD classifier, family acc)")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="latent cache of the held-out clips (default: the base run's)")
+    p.add_argument("--data", type=Path, default=None,
+                   help="corpus of the held-out clips (default: the base run's)")
 
     def run(a: argparse.Namespace) -> None:
         from engine.bench.presto_s import PrestoSBench, main
@@ -106,7 +110,7 @@ def presto_s(sub: argparse._SubParsersAction) -> None:
         main(PrestoSBench(a.base, tuple(a.presto_s), a.text, a.codec, tuple(a.steps),
                           tuple(a.budgets), a.base_steps, "dpmpp_2m", a.guidance, a.clips,
                           a.seconds, a.diversity_seeds, a.out, a.threads, a.seed, a.models,
-                          a.classifier))
+                          a.classifier, a.cache, a.data))
 
     p.set_defaults(func=run)
 

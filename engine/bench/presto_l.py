@@ -120,10 +120,18 @@ class HeldOut:
     features: np.ndarray | None = None  # (N, F) classifier features of the real audio
 
 
-def held_out(model: Model, codec, frames: int, clips: int) -> HeldOut:  # noqa: ANN001
-    """The first `clips` valid clips with at least `frames` frames (else the longest ones)."""
-    cache = open_latent_cache(Path(model.meta["cache"]))
-    data = Path(model.meta["data"])
+def held_out(model: Model, codec, frames: int, clips: int,  # noqa: ANN001
+             cache_dir: Path | None = None, data_dir: Path | None = None) -> HeldOut:
+    """The first `clips` valid clips with at least `frames` frames (else the longest ones).
+
+    The latent cache and corpus are cache_dir / data_dir, else those the run recorded."""
+    cache_dir = cache_dir or model.meta.get("cache")
+    data_dir = data_dir or model.meta.get("data")
+    if cache_dir is None or data_dir is None:
+        raise SystemExit("the base run records no latent cache or corpus (a run rebuilt by "
+                         "import-base?): pass --cache LATENTS --data CORPUS")
+    cache = open_latent_cache(Path(cache_dir))
+    data = Path(data_dir)
     rows = {}
     meta_path = data / "metadata.jsonl"
     if meta_path.exists():

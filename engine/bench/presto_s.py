@@ -72,6 +72,10 @@ class PrestoSBench:
     # features is the FD the targets use, family adherence the adherence; None: log-mel FD
     # and tempo adherence decide instead.
     classifier: Path | None = Path("reports/quality/classifier")
+    # The held-out latents and corpus (default: those the base run records; a run rebuilt
+    # by import-base records neither)
+    cache: Path | None = None
+    data: Path | None = None
 
 
 def export_run(run: Path, out: Path, text: Path, codec: Path, mode: str, kind: str,
@@ -156,7 +160,7 @@ def main(bench: PrestoSBench) -> dict:
     # rounding up would ask for clips that do not exist (held_out then takes shorter ones).
     frames = min(int(bench.seconds * models["base"].latent_rate),
                  models["base"].window_frames + 4)
-    real: HeldOut = held_out(base, codec, frames, bench.clips)
+    real: HeldOut = held_out(base, codec, frames, bench.clips, bench.cache, bench.data)
     frames = min(z.shape[1] for z in real.latents)
     seconds = frames / models["base"].latent_rate
     classifier = Classifier(bench.classifier) if bench.classifier is not None else None

@@ -121,3 +121,11 @@ def test_targets_are_judged_at_the_highest_budget_that_is_fast_enough():
     t = targets(rows)
     assert not t["no_worse_than_base"] and not t["better_than_ase"]
     assert targets([_row("presto-l", 0.75, 720, 109)]) is None  # no base row: nothing to judge
+
+
+def test_held_out_clips_of_a_run_that_records_no_cache_ask_for_one() -> None:
+    from engine.bench.presto_l import Model, held_out
+
+    imported = Model(denoiser=None, cfg=None, meta={"step": 1})  # as import-base writes it
+    with pytest.raises(SystemExit, match="--cache LATENTS --data CORPUS"):
+        held_out(imported, None, 16, 2)
