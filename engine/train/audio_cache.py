@@ -29,6 +29,11 @@ def read_metadata(data_dir: Path, split: str) -> list[dict]:
     return rows
 
 
+def to_int16(x: np.ndarray) -> np.ndarray:
+    """float32 in [-1, 1] -> int16, as the cache stores audio."""
+    return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
+
+
 def load_audio(path: Path, sample_rate: int, channels: int) -> np.ndarray:
     """Read a file as float32 (channels, samples), mixing down or duplicating channels."""
     import soundfile as sf  # here, not at import: a machine given a ready cache needs none
@@ -87,7 +92,7 @@ def build_cache(
     for row in tqdm(chosen, desc="caching train audio", unit="file"):
         x = load_audio(data_dir / row["path"], sample_rate, channels)
         n = min(x.shape[1], total - pos)
-        mm[:, pos : pos + n] = np.clip(np.round(x[:, :n] * 32767.0), -32768, 32767)
+        mm[:, pos : pos + n] = to_int16(x[:, :n])
         starts.append(pos)
         lengths.append(n)
         names.append(row["path"])

@@ -27,16 +27,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from engine.train.audio_cache import load_audio, read_metadata
+from engine.train.audio_cache import load_audio, read_metadata, to_int16
 from engine.train.checkpoint import write_json_atomic
 
 AUDIO_FILE = "audio.flac"
 FORMAT = "flac-excerpts"
-
-
-def to_int16(x: np.ndarray) -> np.ndarray:
-    """float32 in [-1, 1] -> int16, as the audio cache stores it."""
-    return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
 
 
 def pack_audio(

@@ -11,11 +11,11 @@ statistics (sigma_data and latent mean/std stay those of the whole corpus) and a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from engine.train.cache_transport import complete_index
 from engine.train.checkpoint import write_json_atomic
 
 
@@ -23,12 +23,7 @@ def subset_cache(cache_dir: Path, out_dir: Path, fraction: float, seed: int = 0)
     """Write the subset cache to out_dir; returns its "subset" record."""
     if not 0.0 < fraction <= 1.0:
         raise SystemExit(f"--fraction {fraction}: choose a share in (0, 1]")
-    index_path = cache_dir / "index.json"
-    if not index_path.is_file() or not (cache_dir / "latents.npy").is_file():
-        raise SystemExit(f"--cache {cache_dir}: no index.json and latents.npy there")
-    index = json.loads(index_path.read_text())
-    if not index.get("complete"):
-        raise SystemExit(f"--cache {cache_dir} is incomplete: finish building it first")
+    index = complete_index(cache_dir)
     clips = index["clips"]
     train = [i for i, c in enumerate(clips) if c["split"] == "train"]
     n_keep = max(1, round(fraction * len(train)))

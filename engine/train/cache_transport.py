@@ -30,8 +30,8 @@ FORMAT = "int8-time-delta-xz"
 CHUNK_FRAMES = 1 << 18  # frames quantised and compressed at a time
 
 
-def pack_cache(cache_dir: Path, out_dir: Path, preset: int = 6) -> dict:
-    """Write the bundle of a complete cache to out_dir; returns its transport record."""
+def complete_index(cache_dir: Path) -> dict:
+    """The index of a complete latent cache; SystemExit saying what is missing otherwise."""
     index_path = cache_dir / "index.json"
     if not index_path.exists() or not (cache_dir / "latents.npy").exists():
         raise SystemExit(f"--cache {cache_dir}: no index.json and latents.npy there "
@@ -39,6 +39,12 @@ def pack_cache(cache_dir: Path, out_dir: Path, preset: int = 6) -> dict:
     index = json.loads(index_path.read_text())
     if not index.get("complete"):
         raise SystemExit(f"--cache {cache_dir} is incomplete: finish building it first")
+    return index
+
+
+def pack_cache(cache_dir: Path, out_dir: Path, preset: int = 6) -> dict:
+    """Write the bundle of a complete cache to out_dir; returns its transport record."""
+    index = complete_index(cache_dir)
     latents = np.load(cache_dir / "latents.npy", mmap_mode="r")  # (frames, D) float16
     frames, dim = latents.shape
     peak = max(float(np.abs(latents[i : i + CHUNK_FRAMES]).max())  # float16 abs is exact

@@ -164,7 +164,7 @@ class Validator:
     def __init__(self, cache: AudioCache, tcfg: TrainConfig, length: int, out: Path) -> None:
         rng = np.random.default_rng([tcfg.seed, 999_999])
         self.audio = torch.from_numpy(cache.sample(rng, tcfg.valid_segments, length))
-        self.tcfg, self.out = replace(tcfg, latent_noise=0.0), out
+        self.tcfg, self.out = replace(tcfg, latent_noise=0.0, latent_l2=0.0), out
         self.best = math.inf
 
     @torch.no_grad()
@@ -180,11 +180,7 @@ class Validator:
                 sums[k] = sums.get(k, 0.0) + float(v) * len(chunk)
         model.train(was_training)
         row = {k: round(v / len(self.audio), 5) for k, v in sums.items()}
-        t = self.tcfg
-        row["score"] = round(
-            t.mel_weight * row["mel_l1"] + t.stft_weight * (row["stft_sc"] + row["stft_logmag"]), 5
-        )
-        row = {"step": step} | row
+        row = {"step": step} | row | {"score": row["loss"]}
         if row["score"] < self.best:
             self.best = row["score"]
             save_atomic(extra | {"model": cpu_state(model), "optimizer": None, "step": step,

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from engine.train.__main__ import main as cli
-from engine.train.audio_cache import load_audio, open_cache
-from engine.train.audio_transport import to_int16
+from engine.train.audio_cache import load_audio, open_cache, to_int16
 
 
 def test_packed_excerpts_unpack_to_the_exact_source_samples(
