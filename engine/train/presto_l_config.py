@@ -75,6 +75,10 @@ PRESETS: dict[str, PrestoLConfig] = {
     # This CPU's batch whatever the teacher trained with (the GPU preset's is 256: at
     # that batch one CPU step takes minutes).
     "tiny": PrestoLConfig(batch=8),
+    # A lent GPU's few minutes (scripts/gpu_train_presto.sh): 8x the CPU batch, the step
+    # count a ceiling for `--minutes` to cut (the LR decay follows the clock), a shorter
+    # EMA horizon for a run of one or two thousand steps.
+    "gpu": PrestoLConfig(batch=64, steps=20000, ema_decay=0.998, val_every=500),
     # Seconds-long smoke preset for tests.
     "micro": PrestoLConfig(steps=3, warmup=1, val_every=2, log_every=1, val_budgets=(1.0, 0.25)),
 }
