@@ -11,11 +11,13 @@
 #           python -m engine.train pack-cache --cache SMALL --out .gpu/cache        # ~35 MB
 #           python -m engine.train slim --run TEACHER_RUN --out .gpu/teacher.pt --half  # ~20 MB
 #   there:  bash scripts/gpu_train_presto.sh .gpu/cache .gpu/teacher.pt "$OUT" 7   # minutes
-#   here:   cat FILES/bundle.tar.part-* | tar -xf - -C BACK
+#   here:   cat FILES/bundle.tar.part-* FILES2/bundle.tar.part-* | tar -xf - -C BACK
 #           (BACK/NAME/checkpoint.pt: float16 EMA weights, a run directory for export/bench)
 #
 # The jobs share the GPU and the host's cores (THREADS each). What comes back is one tar in
-# 15 MiB parts (lent machines return at most 8 files of at most 16 MiB): gpu.txt, for each
+# 15 MiB parts (a lent machine returns files of at most 16 MiB, at most 64 MiB per call: the
+# first four parts come back with this call, and the script prints the `cp` that a second
+# call must run at once, while the machine is warm, for the rest): gpu.txt, for each
 # run its logs and plots, for Presto-L and ASE the slim float16 checkpoint, for Presto-S
 # and -LS the float16 EMA snapshots, S_SNAPSHOTS (2) and LS_SNAPSHOTS (1) spread over the
 # run (the last always).
@@ -104,6 +106,13 @@ for name in s l ls ase; do
             --out "$back/snapshots/${snap##*/}/checkpoint.pt" --half
     done
 done
-tar -C "$WORK/back" -cf - . | split -b 15M -d - "$OUT/bundle.tar.part-"
+rm -rf "$WORK/parts" && mkdir -p "$WORK/parts"
+tar -C "$WORK/back" -cf - . | split -b 15M -d - "$WORK/parts/bundle.tar.part-"
 du -ah "$WORK/back" | sort -k2 | tail -40
+# One call brings back at most 64 MiB in all: the first four parts now, the rest by a
+# second call on the still-warm machine (within its idle release, ~30 s).
+ls "$WORK/parts"/* | head -4 | xargs -I{} cp {} "$OUT/"
+rest=$(ls "$WORK/parts"/* | tail -n +5 | tr '\n' ' ')
 ls -la "$OUT"
+[ -n "$rest" ] && echo "more parts: run at once on the warm machine: cp $rest \"\$OUT\"/"
+exit 0

@@ -65,13 +65,17 @@ def presto_l(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--codec", type=Path, default=None, help="codec (default: the base run's)")
     p.add_argument("--classifier", type=Path, default=Path("reports/quality/classifier"),
                    help="the quality yardstick's classifier dir (FD classifier, family acc)")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="latent cache of the held-out clips (default: the runs')")
+    p.add_argument("--data", type=Path, default=None,
+                   help="corpus of the held-out clips (default: the runs')")
 
     def run(a: argparse.Namespace) -> None:
         from engine.bench.presto_l import PrestoLBench, main
 
         main(PrestoLBench(a.base, a.presto_l, a.ase, tuple(a.budgets), a.steps, a.clips,
                           a.seconds, a.sampler, a.guidance, a.engine, a.out, a.threads, a.seed,
-                          a.codec, a.classifier))
+                          a.codec, a.classifier, a.cache, a.data))
 
     p.set_defaults(func=run)
 

@@ -74,6 +74,8 @@ class PrestoLBench:
     # The quality yardstick's attribute classifier (engine.bench.quality): FD on its
     # features and instrument-family adherence as extra columns; None leaves them out.
     classifier: Path | None = Path("reports/quality/classifier")
+    cache: Path | None = None  # latent cache of the held-out clips (default: a run's)
+    data: Path | None = None  # corpus of the held-out clips (default: a run's)
 
 
 @dataclass
@@ -266,11 +268,14 @@ def main(bench: PrestoLBench) -> dict:
     codec = load_latent_codec(bench.codec or models["base"].meta["codec"])
     rate = codec.sample_rate / codec.samples_per_latent
     frames = min(math.ceil(bench.seconds * rate), models["base"].cfg.window_frames + 4)
-    # A teacher rebuilt by `engine.train import-base` records no cache: the students do.
-    with_cache = next((m for m in models.values() if m.meta.get("cache")), None)
-    if with_cache is None:
-        raise SystemExit("none of the runs records a latent cache (held-out clips come from it)")
-    real = held_out(with_cache, codec, frames, bench.clips)
+    # A teacher rebuilt by `engine.train import-base` records no cache: the students do
+    # (runs trained on a lent machine record its paths: then --cache and --data).
+    with_cache = next((m for m in models.values() if m.meta.get("cache")), models["base"])
+    cache = bench.cache or with_cache.meta.get("cache")
+    if cache is None or not (Path(cache) / "index.json").exists():
+        raise SystemExit(f"no latent cache at {cache} (the one the runs record): pass --cache "
+                         "LATENTS --data CORPUS with the held-out clips")
+    real = held_out(with_cache, codec, frames, bench.clips, Path(cache), bench.data)
     frames = min(z.shape[1] for z in real.latents)
     seconds = frames / rate
     tokens = math.ceil(frames / models["base"].cfg.dit.patch)

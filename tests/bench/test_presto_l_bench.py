@@ -77,9 +77,10 @@ def test_flops_grow_linearly_with_blocks():
 
 def test_bench_runs_end_to_end_and_writes_its_table(tmp_path_factory, tmp_path):
     runs = presto_l_support.presto_l_runs(tmp_path_factory)
+    cache = json.loads((runs["presto-l"] / "config.json").read_text())["cache"]
     cli(["presto-l", "--base", str(runs["base"]), "--presto-l", str(runs["presto-l"]),
          "--ase", str(runs["ase"]), "--budgets", "1.0", "0.35", "--steps", "2", "--clips", "2",
-         "--seconds", "1.0", "--engine", "torch", "--out", str(tmp_path)])
+         "--seconds", "1.0", "--engine", "torch", "--out", str(tmp_path), "--cache", cache])
     result = json.loads((tmp_path / "presto_l.json").read_text())
     table = (tmp_path / "presto_l.md").read_text()
     assert (tmp_path / "presto_l.png").stat().st_size > 0
@@ -121,6 +122,14 @@ def test_targets_are_judged_at_the_highest_budget_that_is_fast_enough():
     t = targets(rows)
     assert not t["no_worse_than_base"] and not t["better_than_ase"]
     assert targets([_row("presto-l", 0.75, 720, 109)]) is None  # no base row: nothing to judge
+
+
+def test_a_cache_that_is_not_there_is_refused_with_what_to_pass(tmp_path_factory, tmp_path):
+    runs = presto_l_support.presto_l_runs(tmp_path_factory)  # trained elsewhere, say
+    with pytest.raises(SystemExit, match="no latent cache at .*pass --cache LATENTS --data"):
+        cli(["presto-l", "--base", str(runs["base"]), "--presto-l", str(runs["presto-l"]),
+             "--ase", str(runs["ase"]), "--budgets", "1.0", "--steps", "2", "--clips", "2",
+             "--engine", "torch", "--out", str(tmp_path), "--cache", str(tmp_path / "gone")])
 
 
 def test_held_out_clips_of_a_run_that_records_no_cache_ask_for_one() -> None:
