@@ -8,11 +8,12 @@
 #   ase  the ASE-style early-exit baseline (preset gpu) for L_MINUTES
 #
 #   here:   python -m engine.train subset-cache --cache LATENTS --out SMALL --fraction 0.6
-#           python -m engine.train pack-cache --cache SMALL --out .gpu/cache        # ~35 MB
+#           python -m engine.train pack-cache --cache SMALL --out .gpu/cache        # ~33 MB
 #           python -m engine.train slim --run TEACHER_RUN --out .gpu/teacher.pt --half  # ~20 MB
 #   there:  bash scripts/gpu_train_presto.sh .gpu/cache .gpu/teacher.pt "$OUT" 7   # minutes
 #   here:   cat FILES/bundle.tar.part-* FILES2/bundle.tar.part-* | tar -xf - -C BACK
-#           (BACK/NAME/checkpoint.pt: float16 EMA weights, a run directory for export/bench)
+#           (BACK/l, BACK/ase: run directories of float16 EMA weights for export and bench;
+#           BACK/s, BACK/ls: logs, and snapshots/step-N/checkpoint.pt for --presto-s)
 #
 # The jobs share the GPU and the host's cores (THREADS each). What comes back is one tar in
 # 15 MiB parts (a lent machine returns files of at most 16 MiB, at most 64 MiB per call: the
