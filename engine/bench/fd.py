@@ -29,6 +29,7 @@ import numpy as np
 
 LOGMEL_SR = 22050
 LOGMEL_BANDS = 64
+HIGH_BANDS = 24  # of the 64 log-mel bands: the top ones, where a dull generator loses level
 
 
 def gaussian_fit(emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,3 +81,13 @@ def latent_embedding(latent: np.ndarray) -> np.ndarray:
     """latent (D, T) normalised codec frames -> (2D,): mean and std over time per channel."""
     z = np.asarray(latent, dtype=np.float64)
     return np.concatenate([z.mean(axis=1), z.std(axis=1)])
+
+
+def level_offsets(mel: np.ndarray, real_mel: np.ndarray) -> dict[str, float]:
+    """{"lmean", "lhigh"}: mean log-mel level of generated clips minus the real clips', over
+    all bands and over the top HIGH_BANDS. mel, real_mel: (N, 128) logmel_embedding rows
+    (band means, then band stds); N may differ."""
+    level, real = mel[:, :LOGMEL_BANDS], real_mel[:, :LOGMEL_BANDS]
+    high = slice(LOGMEL_BANDS - HIGH_BANDS, LOGMEL_BANDS)
+    return {"lmean": round(float(level.mean() - real.mean()), 3),
+            "lhigh": round(float(level[:, high].mean() - real[:, high].mean()), 3)}

@@ -38,7 +38,14 @@ import numpy as np
 import torch
 
 from engine.bench.adherence import estimate_tempo, tempo_adherence
-from engine.bench.fd import frechet_distance_of, latent_embedding, logmel_embedding
+from engine.bench.fd import (
+    HIGH_BANDS,
+    LOGMEL_BANDS,
+    frechet_distance_of,
+    latent_embedding,
+    level_offsets,
+    logmel_embedding,
+)
 from engine.bench.quality.embed import Classifier
 from engine.edm import SAMPLERS, classifier_free_guidance, karras_sigmas
 from engine.edm.precond import EDMPrecond
@@ -230,12 +237,13 @@ def score(latents: list[np.ndarray], audio: list[np.ndarray], real: HeldOut,
           sample_rate: int, classifier: Classifier | None = None) -> dict[str, float]:
     """FD (log-mel and latent) of generated clips against the held-out set, and tempo;
     with the yardstick's classifier also FD on its features and family adherence."""
-    fd_mel = frechet_distance_of(np.stack([logmel_embedding(a, sample_rate) for a in audio]),
-                                 np.stack([logmel_embedding(a, sample_rate) for a in real.audio]))
+    mel = np.stack([logmel_embedding(a, sample_rate) for a in audio])  # (N, 128)
+    real_mel = np.stack([logmel_embedding(a, sample_rate) for a in real.audio])  # (N, 128)
+    fd_mel = frechet_distance_of(mel, real_mel)
     fd_lat = frechet_distance_of(np.stack([latent_embedding(z) for z in latents]),
                                  np.stack([latent_embedding(z) for z in real.latents]))
     tempo = tempo_adherence([estimate_tempo(a, sample_rate) for a in audio], real.bpm)
-    out = {"fd_logmel": fd_mel, "fd_latent": fd_lat, **tempo}
+    out = {"fd_logmel": fd_mel, "fd_latent": fd_lat, **tempo, **level_offsets(mel, real_mel)}
     if classifier is not None:
         got = classifier.measure(audio, sample_rate)
         if real.features is None:
@@ -371,14 +379,16 @@ def markdown(result: dict) -> str:
         f"{c['engine']}, {c['threads']} threads)",
         "",
         "| budget | method | ms per clip | x realtime | blocks run (of depth) | GFLOPs per clip "
-        "| FD log-mel | FD latent | tempo acc | tempo err (oct) | FD classifier | family acc |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| FD log-mel | level offset, all / top bands | FD latent | tempo acc | tempo err (oct) "
+        "| FD classifier | family acc |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(result["rows"], key=lambda r: (-r["budget"], METHODS.index(r["method"]))):
         lines.append(
             f"| {r['budget']:g} | {LABELS[r['method']]} | {r['ms_per_clip']:.0f} | "
             f"{r['x_realtime']:.2f} | {r['block_fraction'] * c['depth']:.2f} "
             f"({r['block_fraction']:.0%}) | {r['gflops_per_clip']:.3g} | {r['fd_logmel']:.3f} | "
+            f"{optional_cell(r, 'lmean', '+.2f')} / {optional_cell(r, 'lhigh', '+.2f')} | "
             f"{r['fd_latent']:.3f} | {r['tempo_acc']:.2f} | {r['tempo_err']:.3f} | "
             f"{optional_cell(r, 'fd_classifier', '.1f')} | "
             f"{optional_cell(r, 'family_acc', '.2f')} |")
@@ -388,6 +398,9 @@ def markdown(result: dict) -> str:
               "FD: Frechet distance between Gaussian fits of per-clip embeddings (mean and std "
               "over time of 64 log-mel bands; of the codec latent channels) of generated vs "
               "held-out real clips; lower is better; comparable only at equal clip counts. "
+              "Level offset: mean log-mel level (nats) of the generated clips minus the "
+              f"held-out clips', over all {LOGMEL_BANDS} bands and over the top {HIGH_BANDS} "
+              "(< 0: quieter, duller). "
               "Tempo: librosa beat tracking vs the prompt's BPM, octave errors forgiven, 8% "
               "tolerance. Wall time: sampling only (no decode), median per clip. FD classifier "
               "and family acc: the quality yardstick's attribute classifier (its penultimate "

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.bench.fd import LOGMEL_BANDS, frechet_distance_of, latent_embedding, logmel_embedding
+from engine.bench.fd import frechet_distance_of, latent_embedding, level_offsets, logmel_embedding
 from engine.edm import karras_sigmas
 from engine.edm.precond import EDMPrecond
 from engine.edm.samplers import sample_dpmpp_2m
@@ -40,18 +40,6 @@ from engine.train.latent_cache import LatentCache
 from engine.train.presto_s_config import INFERENCE, NoiseDist
 from engine.train.presto_s_parts import guided_teacher, sampling_sigmas
 from engine.train.presto_s_steps import few_step_sample
-
-HIGH_BANDS = 24  # of the 64 log-mel bands: the top ones, where a dull generator loses level
-
-
-def level_offsets(mel: np.ndarray, real_mel: np.ndarray) -> dict[str, float]:
-    """{"lmean", "lhigh"}: mean log-mel level of generated clips minus the real clips', over
-    all bands and over the top HIGH_BANDS. mel, real_mel: (N, 128) logmel_embedding rows
-    (band means, then band stds); N may differ."""
-    level, real = mel[:, :LOGMEL_BANDS], real_mel[:, :LOGMEL_BANDS]
-    high = slice(LOGMEL_BANDS - HIGH_BANDS, LOGMEL_BANDS)
-    return {"lmean": round(float(level.mean() - real.mean()), 3),
-            "lhigh": round(float(level[:, high].mean() - real[:, high].mean()), 3)}
 
 
 class AudioFD:

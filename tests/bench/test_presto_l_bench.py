@@ -88,6 +88,7 @@ def test_bench_runs_end_to_end_and_writes_its_table(tmp_path_factory, tmp_path):
         (m, b) for m in ("base", "presto-l", "ase") for b in (1.0, 0.35)}
     for r in result["rows"]:
         assert r["ms_per_clip"] > 0 and np.isfinite(r["fd_logmel"]) and r["fd_latent"] >= 0
+        assert np.isfinite(r["lmean"]) and np.isfinite(r["lhigh"])  # level offsets
         assert r["evals_per_clip"] == 3  # heun, 2 steps: 2 + 1 evaluations
         assert np.isfinite(r["fd_classifier"]) and r["fd_classifier"] >= 0  # the yardstick's
         if r["budget"] == 1.0:
@@ -97,6 +98,7 @@ def test_bench_runs_end_to_end_and_writes_its_table(tmp_path_factory, tmp_path):
     full = {r["method"]: r for r in result["rows"] if r["budget"] == 1.0}
     assert full["base"]["gflops_per_clip"] == pytest.approx(full["ase"]["gflops_per_clip"])
     assert "Presto-L (reroute)" in table and "ASE (early exit)" in table
+    assert "level offset, all / top bands" in table
     assert "FD classifier" in table and np.isfinite(result["reference"]["fd_classifier"])
     assert result["config"]["held_out"] == 2
     steps = result["config"]["train_steps"]

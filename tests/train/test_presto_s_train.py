@@ -486,7 +486,7 @@ def test_cli_runs_an_ablation(teacher, tmp_path) -> None:
 
 
 def test_level_offsets_say_how_much_quieter_and_duller_the_generated_audio_is() -> None:
-    from engine.train.presto_s_eval import HIGH_BANDS, level_offsets
+    from engine.bench.fd import HIGH_BANDS, level_offsets
 
     real = np.random.default_rng(0).normal(-8.0, 1.0, (6, 128))
     assert level_offsets(real, real) == {"lmean": 0.0, "lhigh": 0.0}
