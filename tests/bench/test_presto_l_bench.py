@@ -9,9 +9,11 @@ import pytest
 from engine.bench.__main__ import main as cli
 from engine.bench.adherence import tempo_adherence, tempo_error
 from engine.bench.fd import (
+    HIGH_BANDS,
     frechet_distance,
     frechet_distance_of,
     latent_embedding,
+    level_offsets,
     logmel_embedding,
 )
 from engine.bench.presto_l import dit_flops, targets
@@ -36,6 +38,19 @@ def test_frechet_distance_handles_fewer_clips_than_dimensions():
     rng = np.random.default_rng(1)
     fd = frechet_distance_of(rng.standard_normal((3, 40)), rng.standard_normal((4, 40)))
     assert np.isfinite(fd) and fd > 0
+
+
+def test_level_offsets_say_how_much_quieter_and_duller_the_generated_audio_is() -> None:
+    real = np.random.default_rng(0).normal(-8.0, 1.0, (6, 128))
+    assert level_offsets(real, real) == {"lmean": 0.0, "lhigh": 0.0}
+    dull = real[:4].copy()  # fewer clips, the top bands 2 nats down, the stds untouched
+    dull[:, 64 - HIGH_BANDS:64] -= 2.0
+    dull[:, 64:] += 5.0
+    offsets = level_offsets(dull, real)
+    expected_mean = float(dull[:, :64].mean() - real[:, :64].mean())
+    assert offsets["lmean"] == pytest.approx(expected_mean, abs=1e-3) and offsets["lmean"] < 0
+    expected_high = float(real[:4, 40:64].mean() - real[:, 40:64].mean()) - 2.0
+    assert offsets["lhigh"] == pytest.approx(expected_high, abs=1e-3)
 
 
 def test_embeddings_have_fixed_sizes_whatever_the_length():
