@@ -139,6 +139,9 @@ def held_out(model: Model, codec, frames: int, clips: int,  # noqa: ANN001
     if cache_dir is None or data_dir is None:
         raise SystemExit("the base run records no latent cache or corpus (a run rebuilt by "
                          "import-base?): pass --cache LATENTS --data CORPUS")
+    if not (Path(cache_dir) / "index.json").exists():  # e.g. a run trained on a lent machine
+        raise SystemExit(f"no latent cache at {cache_dir} (the one the run records?): pass "
+                         "--cache LATENTS --data CORPUS with the held-out clips")
     cache = open_latent_cache(Path(cache_dir))
     data = Path(data_dir)
     rows = {}
@@ -276,14 +279,9 @@ def main(bench: PrestoLBench) -> dict:
     codec = load_latent_codec(bench.codec or models["base"].meta["codec"])
     rate = codec.sample_rate / codec.samples_per_latent
     frames = min(math.ceil(bench.seconds * rate), models["base"].cfg.window_frames + 4)
-    # A teacher rebuilt by `engine.train import-base` records no cache: the students do
-    # (runs trained on a lent machine record its paths: then --cache and --data).
+    # A teacher rebuilt by `engine.train import-base` records no cache: the students do.
     with_cache = next((m for m in models.values() if m.meta.get("cache")), models["base"])
-    cache = bench.cache or with_cache.meta.get("cache")
-    if cache is None or not (Path(cache) / "index.json").exists():
-        raise SystemExit(f"no latent cache at {cache} (the one the runs record): pass --cache "
-                         "LATENTS --data CORPUS with the held-out clips")
-    real = held_out(with_cache, codec, frames, bench.clips, Path(cache), bench.data)
+    real = held_out(with_cache, codec, frames, bench.clips, bench.cache, bench.data)
     frames = min(z.shape[1] for z in real.latents)
     seconds = frames / rate
     tokens = math.ceil(frames / models["base"].cfg.dit.patch)
