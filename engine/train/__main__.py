@@ -130,12 +130,19 @@ def presto_l(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="auto: a working CUDA GPU (bf16 autocast) if there is one, else cpu")
+    p.add_argument("--init", type=Path, default=None,
+                   help="start from this presto-l run's EMA weights (same teacher, exit mode "
+                        "and schedule) instead of the teacher's")
+    p.add_argument("--guided-teacher", type=float, default=None,
+                   help="weight of the guided self-teacher loss (CFG 3 output toward the "
+                        "teacher's; default: the preset's, 0)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (preset's: 1e-4)")
 
     def run(a: argparse.Namespace) -> None:
         from engine.train.presto_l import PrestoLRun, main
 
         main(PrestoLRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.baseline, a.cache,
-                        a.minutes, a.threads, a.device))
+                        a.minutes, a.threads, a.device, a.init, a.guided_teacher, a.lr))
 
     p.set_defaults(func=run)
 
@@ -222,12 +229,18 @@ def presto_s(sub: argparse._SubParsersAction) -> None:
 def presto_ls(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("presto-ls", help="Presto-S with a Presto-L run as the generator's init")
     p.add_argument("--presto-l", type=Path, required=True, help="engine.train presto-l run dir")
+    p.add_argument("--from-presto-s", type=Path, default=None,
+                   help="a finished presto-s run of the same teacher: the generator starts as "
+                   "its generator plus the Presto-L run's change to the teacher, the fake "
+                   "score and critic as its own")
     presto_s_args(p)
 
     def run(a: argparse.Namespace) -> None:
+        from dataclasses import replace
+
         from engine.train.presto_s import main
 
-        main(presto_s_run(a, a.presto_l))
+        main(replace(presto_s_run(a, a.presto_l), from_presto_s=a.from_presto_s))
 
     p.set_defaults(func=run)
 

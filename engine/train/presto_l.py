@@ -13,6 +13,12 @@ early exit with --baseline ase) with b as its budget input, all k in one ragged
 pass (`ragged_forward`). Loss:
 
     L = mean_u[w(sigma) |D_k(x) - x0|^2] + self_teacher * mean_u[w(sigma) |D_k(x) - D_T(x)|^2]
+        + guided_teacher * mean_u,kept[w(sigma) |G_k(x) - G_T(x)|^2] / g^2
+
+where G = D(x; null) + g (D(x; text) - D(x; null)) is the guided output at the CFG weight
+g (`guidance`), over the rows whose text was not dropped; the last term is off (weight 0)
+unless the preset or `--guided-teacher` turns it on. Dividing by g^2 puts it on the scale
+of the other two (G's error is about g times a branch's).
 
 with w = (sigma^2 + sd^2) / (sigma sd)^2, the EDM weight, for both terms: it is
 1 / c_out^2, so each term is a plain MSE between network outputs F in their
@@ -59,7 +65,7 @@ from engine.train.latent_cache import LatentCache, open_latent_cache
 from engine.train.presto_l_config import PrestoLConfig, get_preset
 from engine.train.teacher import latent_cache_dir
 
-LOSS_KEYS = ["loss", "denoise", "self_teacher", "blocks", "grad", "lr"]
+LOSS_KEYS = ["loss", "denoise", "self_teacher", "guided", "blocks", "grad", "lr"]
 BASELINES = {None: "reroute", "ase": "early_exit"}
 
 
@@ -75,6 +81,9 @@ class PrestoLRun:
     minutes: float | None = None  # wall-clock budget: stop (and finish the LR decay) by then
     threads: int | None = None  # torch threads (default: the preset's, else all cores)
     device: str = "auto"  # "auto", "cpu" or "cuda" (engine.train.device)
+    init: Path | None = None  # a Presto-L run of the same teacher whose EMA weights start this
+    guided_teacher: float | None = None  # guided self-teacher weight (default: the preset's)
+    lr: float | None = None  # peak learning rate (default: the preset's)
 
 
 def load_teacher(run_dir: Path) -> tuple[EDMPrecond, dict]:
@@ -152,16 +161,37 @@ def presto_l_loss(student: EDMPrecond, teacher: EDMPrecond, schedule: LayerSched
     noise = torch.randn(x0.shape, generator=gen).to(dev)  # (B, C, T)
     sigma, budget = sigma.to(dev), budget.to(dev)
     x = x0 + noise * sigma[:, None, None]  # (B, C, T)
+    guided = cfg.guided_teacher > 0
+    if guided:  # every row twice: as drawn (text or dropped) and with the null prompt
+        x_, sigma_, budget_, x0_, mask_ = (torch.cat([t, t]) for t in (x, sigma, budget, x0,
+                                                                      mask))
+        k_ = np.concatenate([k, k])
+        text_s = torch.cat([text_s, student.net.null_text[None].expand(b, -1)])  # (2B, 384)
+        text_t = torch.cat([text, teacher.net.null_text[None].expand(b, -1)])  # (2B, 384)
+    else:
+        x_, sigma_, budget_, x0_, mask_, k_ = x, sigma, budget, x0, mask, k
     with torch.no_grad():
-        target = teacher(x, sigma, text_emb=text_t, budget=torch.ones(b, device=dev), known=x0,
-                         mask=mask)
-    pred = ragged_forward(student, x, sigma, k, text_s, budget, x0, mask)  # (B, C, T)
+        target = teacher(x_, sigma_, text_emb=text_t, budget=torch.ones_like(sigma_), known=x0_,
+                         mask=mask_)  # (B or 2B, C, T)
+    pred = ragged_forward(student, x_, sigma_, k_, text_s, budget_, x0_, mask_)
+    parts: dict[str, float] = {}
+    if guided:
+        pred, pred_null = pred.chunk(2)  # (B, C, T) each
+        t_text, t_null = target.chunk(2)
+        target = torch.where(drop[:, None, None], t_null, t_text)  # what the rows as drawn saw
+        g = cfg.guidance
+        diff = (pred_null + g * (pred - pred_null)) - (t_null + g * (t_text - t_null))
     sd2 = train.sigma_data**2
     w = ((sigma**2 + sd2) / (sigma**2 * sd2))[:, None, None]  # (B, 1, 1) EDM weight
     denoise = masked_mean(w * (pred - x0) ** 2, mask)
     self_teacher = masked_mean(w * (pred - target) ** 2, mask)
     loss = denoise + cfg.self_teacher * self_teacher
-    return loss, {"denoise": denoise.item(), "self_teacher": self_teacher.item(),
+    if guided:  # dropped rows have no prompted branch to guide: counted as known frames
+        kept_mask = torch.where(drop[:, None, None], torch.ones_like(mask), mask)  # (B, 1, T)
+        guided_loss = masked_mean(w * diff**2, kept_mask) / g**2
+        loss = loss + cfg.guided_teacher * guided_loss
+        parts["guided"] = guided_loss.item()
+    return loss, {"denoise": denoise.item(), "self_teacher": self_teacher.item(), **parts,
                   "blocks": float(k.mean())}
 
 
@@ -196,6 +226,32 @@ def validate(model: EDMPrecond, cache: LatentCache, train: BaseTrainConfig, cfg:
     return row
 
 
+def init_weights(init_run: Path, teacher_meta: dict, cfg: PrestoLConfig
+                 ) -> tuple[dict[str, torch.Tensor], dict]:
+    """The EMA weights (float32) of a Presto-L run to continue from, and provenance.
+
+    Refuses (SystemExit naming the mismatch) a run that is not Presto-L, was fine-tuned
+    from another teacher's latents, or has another exit mode or layer schedule than `cfg`.
+    """
+    path = Path(init_run) / "checkpoint.pt"
+    if not path.exists():
+        raise SystemExit(f"--init {init_run}: no checkpoint.pt there (a presto-l run)")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if "presto_l" not in state or "schedule" not in state:
+        raise SystemExit(f"--init {init_run}: not a presto-l run (no layer schedule)")
+    other = PrestoLConfig.from_dict(state["presto_l"])
+    if other.exit_mode != cfg.exit_mode:
+        raise SystemExit(f"--init {init_run} was fine-tuned with exit mode {other.exit_mode}, "
+                         f"this run uses {cfg.exit_mode}")
+    depth = BaseTrainConfig.from_dict(state["train_config"]).dit.depth
+    if state["schedule"] != cfg.schedule(depth).to_dict():
+        raise SystemExit(f"--init {init_run} has another layer schedule: {state['schedule']}")
+    if abs(float(state["sigma_data"]) - float(teacher_meta["sigma_data"])) > 1e-6:
+        raise SystemExit(f"--init {init_run} was trained on other latents than the teacher")
+    weights = {k: v.float() if v.is_floating_point() else v for k, v in state["ema"].items()}
+    return weights, {"run": str(Path(init_run).resolve()), "step": int(state["step"])}
+
+
 def student_configs(teacher_meta: dict, cfg: PrestoLConfig, steps: int) -> BaseTrainConfig:
     """The teacher's training config with the student's DiT exit mode and fine-tune settings."""
     base = BaseTrainConfig.from_dict(teacher_meta["train_config"])
@@ -220,8 +276,8 @@ def main(run: PrestoLRun) -> Path:
         cfg = PrestoLConfig.from_dict(state["presto_l"])
     elif ckpt_path.exists():
         raise SystemExit(f"{ckpt_path} exists: pass --resume or choose another --out")
-    if run.steps is not None:
-        cfg = replace(cfg, steps=run.steps)
+    overrides = {"steps": run.steps, "guided_teacher": run.guided_teacher, "lr": run.lr}
+    cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     threads = run.threads or cfg.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
     device = pick_device(run.device)
@@ -234,6 +290,10 @@ def main(run: PrestoLRun) -> Path:
     cache = open_latent_cache(cache_dir)
     student = EDMPrecond(DiT(train.dit), train.sigma_data)
     student.net.load_state_dict(teacher.net.state_dict())  # init: the teacher's EMA weights
+    init_info = (state or {}).get("init", {})  # provenance of --init, kept across resumes
+    if run.init is not None and state is None:
+        weights, init_info = init_weights(run.init, meta, cfg)
+        student.net.load_state_dict(weights)
     student.to(device)
     ema = copy.deepcopy(student).requires_grad_(False)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, betas=train.betas,
@@ -252,7 +312,8 @@ def main(run: PrestoLRun) -> Path:
             path.unlink(missing_ok=True)
     info = {"teacher": str(Path(run.teacher).resolve()), "teacher_step": meta.get("step"),
             "cache": str(cache_dir.resolve()), "codec": meta.get("codec"),
-            "data": meta.get("data"), "preset": run.preset, "baseline": run.baseline}
+            "data": meta.get("data"), "preset": run.preset, "baseline": run.baseline,
+            **({"init": init_info} if init_info else {})}
     write_json_atomic({"presto_l": cfg.to_dict(), "train": train.to_dict(),
                        "schedule": schedule.to_dict(), "threads": threads,
                        "device": str(device), **info},

@@ -31,6 +31,13 @@ class PrestoLConfig:
     # steps: b = 1 valid loss 1.103 -> 1.259 with p_full 0, -> 1.121 with p_full 0.2)
     p_full: float = 0.2
     self_teacher: float = 1.0  # weight of the self-teacher loss (x0 toward the full-depth teacher)
+    # Weight of the guided self-teacher loss: the student's classifier-free-guided output
+    # (its null-prompt and prompted predictions at the same budget, mixed at `guidance`)
+    # toward the teacher's at full depth. 0 (off) in the plain recipe, whose null branch sees
+    # only the text-dropped rows: under CFG 3 the session-10 Presto-L came out louder and
+    # brighter than the base (docs/presto_l.md). Costs a second student and teacher pass.
+    guided_teacher: float = 0.0
+    guidance: float = 3.0  # the CFG weight that term mixes at (the presto-l bench's)
     min_blocks: int = 2  # LayerSchedule.min_blocks
     tilt: float = 1.0  # LayerSchedule.tilt: how strongly blocks move from high to low noise
     sigma_min: float = 0.002  # LayerSchedule's log-sigma range: the sampling schedule's ends
@@ -49,6 +56,9 @@ class PrestoLConfig:
         if not 0.0 <= self.b_min <= 1.0 or not 0.0 <= self.p_full <= 1.0:
             raise ValueError(f"b_min and p_full must be in [0, 1], got {self.b_min}, "
                              f"{self.p_full}")
+        if self.guided_teacher < 0 or self.guidance < 1.0:
+            raise ValueError(f"guided_teacher >= 0 and guidance >= 1 are required, got "
+                             f"{self.guided_teacher}, {self.guidance}")
         if self.self_teacher < 0 or self.steps < 0 or (self.batch is not None and self.batch < 1):
             raise ValueError("self_teacher >= 0, steps >= 0 and batch >= 1 are required")
         if not 0.0 < self.ema_decay < 1.0:

@@ -110,6 +110,42 @@ class PrestoSRun:
     fd_frames: int | None = None  # FD probe window in latent frames (preset's: the crop's)
     gan_gen_weight: float | None = None  # the generator's adversarial weight (preset's: 5e-2)
     device: str = "cpu"  # "auto", "cpu" or "cuda" (engine.train.device)
+    # Presto-LS from a step-distilled start: a Presto-S run of the same teacher whose
+    # generator, plus the Presto-L run's change to the teacher, starts the generator, and
+    # whose fake score and critic start theirs (`from_presto_s`)
+    from_presto_s: Path | None = None
+
+
+def from_presto_s(run: PrestoSRun, teacher: EDMPrecond, meta: dict, presto_l: dict
+                  ) -> tuple[dict, dict, dict | None, dict]:
+    """Generator weights, fake-score weights, critic weights (or None) and provenance for a
+    Presto-LS run that starts from a finished Presto-S run instead of the teacher.
+
+    generator = S + (L - T): the Presto-S run's EMA generator S plus the Presto-L student's
+    weight change L - T from the teacher T they both started from, so the start carries
+    step distillation and the budget conditioning and reroute adaptation at once (task
+    arithmetic on two fine-tunes of one network). The fake score and critic continue from
+    where the Presto-S run left them, already tracking a few-step generator.
+    """
+    path = Path(run.from_presto_s) / "checkpoint.pt"
+    if not path.exists():
+        raise SystemExit(f"--from-presto-s {run.from_presto_s}: no checkpoint.pt there")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get("kind") != "presto-s" or "fake" not in state:
+        raise SystemExit(f"--from-presto-s {run.from_presto_s}: not a full presto-s run "
+                         "checkpoint (a snapshot holds no fake score; use the run dir)")
+    if abs(float(state["sigma_data"]) - float(meta["sigma_data"])) > 1e-6:
+        raise SystemExit(f"--from-presto-s {run.from_presto_s} was distilled from another "
+                         "teacher's latents")
+    base = teacher.net.state_dict()
+    if set(state["ema"]) != set(base):
+        raise SystemExit(f"--from-presto-s {run.from_presto_s}: its generator is not this "
+                         "teacher's architecture")
+    generator = {k: state["ema"][k].float() + presto_l[k].float() - base[k].float()
+                 if base[k].is_floating_point() else presto_l[k] for k in base}
+    info = {"presto_s_run": str(Path(run.from_presto_s).resolve()),
+            "presto_s_step": int(state["step"])}
+    return generator, state["fake"], state.get("head"), info
 
 
 def generator_init(run: PrestoSRun, teacher: EDMPrecond, meta: dict
@@ -173,6 +209,12 @@ def main(run: PrestoSRun) -> Path:
     teacher_cfg = BaseTrainConfig.from_dict(meta["train_config"])
     cfg = cfg.with_teacher(teacher_cfg.p_mean, teacher_cfg.p_std)
     dit, init, schedule, init_info = generator_init(run, teacher, meta)
+    start_fake = start_head = None
+    if run.from_presto_s is not None:
+        if run.presto_l is None:
+            raise SystemExit("--from-presto-s is a Presto-LS start: pass --presto-l too")
+        init, start_fake, start_head, s_info = from_presto_s(run, teacher, meta, init)
+        init_info = {**init_info, **s_info}
     sd = float(meta["sigma_data"])
     train = replace(teacher_cfg, dit=dit, steps=cfg.steps, lr=cfg.lr_gen, warmup=cfg.warmup,
                     lr_final=cfg.lr_final, ema_decay=cfg.ema_decay, batch=cfg.batch,
@@ -181,11 +223,13 @@ def main(run: PrestoSRun) -> Path:
     generator.net.load_state_dict(init)
     ema = copy.deepcopy(generator).requires_grad_(False)
     fake = EDMPrecond(DiT(teacher.net.cfg), sd)
-    fake.net.load_state_dict(teacher.net.state_dict())
+    fake.net.load_state_dict(start_fake if start_fake is not None else teacher.net.state_dict())
     if cfg.fake_by_level:  # (a resumed run's own weights are loaded over this below)
         make_level_aware(fake)
     torch.manual_seed(cfg.seed)  # the head's initial weights
     head = DiscriminatorHead(teacher.net.cfg.width, cfg.disc_hidden) if cfg.gan else None
+    if head is not None and start_head is not None:
+        head.load_state_dict(start_head)
     for module in (teacher, generator, ema, fake, head):
         if module is not None:
             module.to(device)

@@ -150,3 +150,67 @@ def test_config_round_trips_and_rejects_bad_values():
         PrestoLConfig(b_min=1.5)
     with pytest.raises(ValueError, match="preset"):
         get_preset("huge")
+    with pytest.raises(ValueError, match="guidance"):
+        PrestoLConfig(guided_teacher=1.0, guidance=0.5)
+
+
+def test_guided_self_teacher_is_zero_before_training_and_trains_the_null_branch(runs):
+    teacher, meta = load_teacher(runs["base"])
+    cfg = replace(get_preset("micro"), b_min=1.0, guided_teacher=1.0, guidance=3.0)
+    train = replace(student_configs(meta, cfg, 1), text_dropout=0.5)
+    student = load_teacher(runs["base"])[0].requires_grad_(True).train()
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(4, train.dit.latent_channels, 10, generator=g)
+    text = torch.randn(4, 384, generator=g)
+    mask = torch.zeros(4, 1, 10)
+    mask[0, :, :4] = 1.0
+    args = (cfg.schedule(4), x0, text, mask, cfg, train)
+    _, parts = presto_l_loss(student, teacher, *args, torch.Generator().manual_seed(1))
+    assert parts["guided"] == 0.0 and parts["self_teacher"] == 0.0
+    with torch.no_grad():  # a null prompt that differs from the teacher's: only CFG sees it
+        student.net.null_text.add_(torch.randn(student.net.null_text.shape, generator=g))
+    loss, parts = presto_l_loss(student, teacher, *args, torch.Generator().manual_seed(1))
+    assert parts["guided"] > 0.0
+    loss.backward()
+    assert student.net.null_text.grad.abs().sum() > 0
+
+
+def test_guided_rows_whose_text_was_dropped_are_left_out(runs):
+    teacher, meta = load_teacher(runs["base"])
+    cfg = replace(get_preset("micro"), b_min=1.0, guided_teacher=1.0)
+    train = replace(student_configs(meta, cfg, 1), text_dropout=1.0)  # every row dropped
+    student = load_teacher(runs["base"])[0]
+    with torch.no_grad():
+        student.net.null_text.add_(1.0)
+    x0, text, mask = torch.randn(2, train.dit.latent_channels, 8), torch.randn(2, 384), \
+        torch.zeros(2, 1, 8)
+    _, parts = presto_l_loss(student, teacher, cfg.schedule(4), x0, text, mask, cfg, train,
+                             torch.Generator().manual_seed(0))
+    assert parts["guided"] == 0.0 and parts["self_teacher"] > 0.0
+
+
+def test_init_continues_a_presto_l_run_with_the_guided_term(runs, tmp_path):
+    cli(["presto-l", "--teacher", str(runs["base"]), "--out", str(tmp_path / "guided"),
+         "--preset", "micro", "--steps", "2", "--init", str(runs["presto-l"]),
+         "--guided-teacher", "0.5", "--lr", "3e-5"])
+    # validated before its first step: the init's EMA, which the init's last row validated
+    start = rows(tmp_path / "guided" / "valid.jsonl")[0]
+    end_of_init = rows(runs["presto-l"] / "valid.jsonl")[-1]
+    assert start["step"] == 0 and end_of_init["step"] == 3
+    assert {k: v for k, v in start.items() if k.startswith("val_")} == pytest.approx(
+        {k: v for k, v in end_of_init.items() if k.startswith("val_")}, abs=1e-5)
+    state = torch.load(tmp_path / "guided" / "checkpoint.pt", weights_only=False)
+    assert state["init"] == {"run": str(runs["presto-l"].resolve()), "step": 3}
+    assert state["presto_l"]["guided_teacher"] == 0.5 and state["presto_l"]["lr"] == 3e-5
+    log = rows(tmp_path / "guided" / "losses.jsonl")
+    assert all(r["loss"] == pytest.approx(r["denoise"] + r["self_teacher"] + 0.5 * r["guided"],
+                                          abs=1e-4) for r in log)
+
+
+def test_init_refuses_another_exit_mode_or_a_run_that_is_not_presto_l(runs, tmp_path):
+    with pytest.raises(SystemExit, match="exit mode early_exit"):
+        main(PrestoLRun(runs["base"], tmp_path / "a", "micro", init=runs["ase"]))
+    with pytest.raises(SystemExit, match="not a presto-l run"):
+        main(PrestoLRun(runs["base"], tmp_path / "b", "micro", init=runs["base"]))
+    with pytest.raises(SystemExit, match="no checkpoint.pt"):
+        main(PrestoLRun(runs["base"], tmp_path / "c", "micro", init=tmp_path))

@@ -465,6 +465,43 @@ def test_presto_ls_refuses_a_run_that_is_not_presto_l(teacher, tmp_path) -> None
         main(PrestoSRun(teacher, tmp_path / "ls2", "micro", presto_l=tmp_path, threads=1))
 
 
+def test_presto_ls_from_presto_s_starts_as_s_plus_the_presto_l_change(run, tmp_path_factory,
+                                                                       tmp_path) -> None:
+    from engine.train.presto_s import from_presto_s
+    from tests.train import presto_l_support
+
+    runs = presto_l_support.presto_l_runs(tmp_path_factory)
+    teacher_net, meta = load_teacher(runs["base"])
+    s_state = torch.load(run / "checkpoint.pt", weights_only=False)
+    l_ema = torch.load(runs["presto-l"] / "checkpoint.pt", weights_only=False)["ema"]
+    ls = PrestoSRun(runs["base"], tmp_path / "ls", "micro", threads=1,
+                    presto_l=runs["presto-l"], from_presto_s=run)
+    gen, fake, head, info = from_presto_s(ls, teacher_net, meta, l_ema)
+    for name, t in teacher_net.net.state_dict().items():
+        torch.testing.assert_close(gen[name], s_state["ema"][name] + l_ema[name] - t)
+    assert all(torch.equal(fake[k], v) for k, v in s_state["fake"].items())
+    assert head is not None and info["presto_s_step"] == s_state["step"]
+    cli(["presto-ls", "--presto-l", str(runs["presto-l"]), "--from-presto-s", str(run),
+         "--teacher", str(runs["base"]), "--out", str(tmp_path / "cli"), "--preset", "micro",
+         "--steps", "1", "--threads", "1", "--no-audio-fd"])
+    state = torch.load(tmp_path / "cli" / "checkpoint.pt", weights_only=False)
+    assert state["kind"] == "presto-ls" and state["presto_s_run"] == str(run.resolve())
+    assert state["presto_l_run"] == str(runs["presto-l"].resolve()) and state["step"] == 1
+
+
+def test_presto_ls_from_presto_s_refuses_a_snapshot_or_a_missing_presto_l(
+        run, teacher, tmp_path, tmp_path_factory) -> None:
+    from tests.train import presto_l_support
+
+    runs = presto_l_support.presto_l_runs(tmp_path_factory)
+    snapshot = sorted((run / "snapshots").iterdir())[-1]
+    with pytest.raises(SystemExit, match="no fake score"):
+        main(PrestoSRun(teacher, tmp_path / "a", "micro", threads=1, presto_l=runs["presto-l"],
+                        from_presto_s=snapshot))
+    with pytest.raises(SystemExit, match="pass --presto-l"):
+        main(PrestoSRun(teacher, tmp_path / "b", "micro", threads=1, from_presto_s=run))
+
+
 def test_cli_runs_an_ablation(teacher, tmp_path) -> None:
     cli(["presto-s", "--teacher", str(teacher), "--out", str(tmp_path), "--preset", "micro",
          "--steps", "1", "--ablation", "discrete", "--threads", "1",
