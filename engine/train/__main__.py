@@ -191,6 +191,9 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fake-by-level", action="store_true", default=None,
                    help="the fake score learns each generator input level's outputs apart "
                    "(labelled through its budget input) instead of their mixture")
+    p.add_argument("--fake-by-budget", action="store_true", default=None,
+                   help="Presto-LS: the fake score and critic see each sample's layer budget "
+                   "and judge each budget's outputs on their own instead of their mixture")
     p.add_argument("--no-gan", dest="gan", action="store_const", const=False, default=None,
                    help="DMD alone: no discriminator head, no adversarial loss")
     p.add_argument("--dmd-norm", choices=DMD_NORMS, default=None,

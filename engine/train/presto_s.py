@@ -74,7 +74,7 @@ from engine.train.teacher import latent_cache_dir
 DEFAULT_CLASSIFIER = Path(__file__).resolve().parents[2] / "reports" / "quality" / "classifier"
 # PrestoSRun fields that, when given, override the preset's (or the resumed run's) value
 OVERRIDES = ("steps", "guidance", "lr_gen", "lr_fake", "guidance_sigma_min", "anchor_sigma",
-             "snapshot_every", "fake_updates", "batch", "fake_by_level", "gan",
+             "snapshot_every", "fake_updates", "batch", "fake_by_level", "fake_by_budget", "gan",
              "dmd_norm", "window_frames", "fd_frames", "gan_gen_weight")
 LOSS_KEYS = ["dmd", "gen_gan", "fake", "disc", "d_real", "d_fake", "grad_gen", "lr"]
 
@@ -104,6 +104,7 @@ class PrestoSRun:
     fake_updates: int | None = None  # fake-score updates per generator update (preset's: 5)
     batch: int | None = None  # generator samples per update (preset's: 4)
     fake_by_level: bool | None = None  # a level-aware fake score (preset's: off)
+    fake_by_budget: bool | None = None  # Presto-LS: a budget-aware fake score and critic
     gan: bool | None = None  # the adversarial loss (preset's: on)
     dmd_norm: str | None = None  # "sample" | "batch" DMD gradient scale (preset's: batch)
     window_frames: int | None = None  # longest training crop in latent frames (preset's: 172)
@@ -224,7 +225,10 @@ def main(run: PrestoSRun) -> Path:
     ema = copy.deepcopy(generator).requires_grad_(False)
     fake = EDMPrecond(DiT(teacher.net.cfg), sd)
     fake.net.load_state_dict(start_fake if start_fake is not None else teacher.net.state_dict())
-    if cfg.fake_by_level:  # (a resumed run's own weights are loaded over this below)
+    if cfg.fake_by_budget and run.presto_l is None:
+        raise SystemExit("--fake-by-budget is for Presto-LS (a Presto-S generator runs at "
+                         "budget 1 only)")
+    if cfg.fake_by_level or cfg.fake_by_budget:  # (a resumed run's weights are loaded over)
         make_level_aware(fake)
     torch.manual_seed(cfg.seed)  # the head's initial weights
     head = DiscriminatorHead(teacher.net.cfg.width, cfg.disc_hidden) if cfg.gan else None

@@ -112,6 +112,13 @@ class PrestoSConfig:
     # up for another level's poor ones (engine.train.presto_s_parts.level_label). Measured
     # no better than the mixture on the real teacher (docs/presto_s.md, session 6): off.
     fake_by_level: bool = False
+    # Presto-LS: the fake score and the critic see the layer budget each generator sample
+    # was made at (through the fake network's budget input), so each budget's outputs are
+    # modelled and judged against the real data on their own. With one shared fake score
+    # and critic the generator matched the mixture: at 250 updates budget-1 samples came out
+    # brighter than real (lmean_4 +0.81) and budget-0.6 samples duller (-0.64), the two
+    # errors cancelling in the mixture (docs/presto_s.md, session 11).
+    fake_by_budget: bool = False
     # --- adversarial loss (least squares, a head on the fake score's hidden states) ---
     gan: bool = True
     disc_block: float = 0.5  # features after this fraction of the fake network's blocks
@@ -176,6 +183,9 @@ class PrestoSConfig:
         if self.fd_frames < 0 or self.fd_frames == 1:
             raise ValueError(f"fd_frames must be 0 (the training window) or >= 2, got "
                              f"{self.fd_frames}")
+        if self.fake_by_level and self.fake_by_budget:
+            raise ValueError("fake_by_level and fake_by_budget both use the fake score's "
+                             "budget input: choose one")
         if not 0.0 < self.disc_block <= 1.0:
             raise ValueError(f"disc_block is a fraction of the blocks in (0, 1], got "
                              f"{self.disc_block}")

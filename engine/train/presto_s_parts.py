@@ -179,16 +179,18 @@ def make_level_aware(fake: EDMPrecond) -> None:
 
 
 def hidden_states(model: EDMPrecond, x: torch.Tensor, sigma: torch.Tensor, text: torch.Tensor,
-                  known: torch.Tensor, mask: torch.Tensor, n_blocks: int) -> torch.Tensor:
-    """Tokens (B, L, D) after the first n_blocks blocks of `model` (full budget).
+                  known: torch.Tensor, mask: torch.Tensor, n_blocks: int,
+                  label: torch.Tensor | None = None) -> torch.Tensor:
+    """Tokens (B, L, D) after the first n_blocks blocks of `model`.
 
     The fake-score network's intermediate features at noise level sigma (B,): what
-    the discriminator head reads. x: (B, C, T) noisy latents (not yet scaled by c_in).
+    the discriminator head reads. x: (B, C, T) noisy latents (not yet scaled by c_in);
+    label (B,): its budget input (None: 1, full budget).
     """
     net = model.net
     b = x.shape[0]
     _, _, c_in, c_noise = edm_coefficients(sigma.to(x.dtype), model.sigma_data)  # (B,)
-    full = torch.ones(b, dtype=x.dtype, device=x.device)
+    full = torch.ones(b, dtype=x.dtype, device=x.device) if label is None else label.to(x.dtype)
     h, c, _ = net.embed(x * c_in[:, None, None], c_noise, text, full,
                         known, mask)  # (B, L, D), (B, D)
     cos, sin = net.rope(h)  # (L, Dh/2) each

@@ -117,43 +117,60 @@ def generator_inputs(generator: EDMPrecond, batch: Batch, paths: Sequence[Sequen
     return x, sigma
 
 
+@dataclass(frozen=True)
+class GeneratorSample:
+    x0: torch.Tensor  # (B, C, T) the generator's x0 estimate, context pasted in
+    sigma_in: torch.Tensor  # (B,) the input level it was made from
+    x_in: torch.Tensor  # (B, C, T) the noisy input itself
+    budget: torch.Tensor  # (B,) the layer budget it ran at (1 for Presto-S)
+
+
 def generator_sample(nets: Networks, batch: Batch, cfg: PrestoSConfig, gen: torch.Generator,
-                     grad: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A generator x0 sample (B, C, T) at inputs drawn from cfg.noise_gen, their sigma (B,)
-    and the noisy inputs themselves (B, C, T)."""
+                     grad: bool) -> GeneratorSample:
+    """A generator sample at inputs drawn from cfg.noise_gen (and budgets, for -LS)."""
     b = batch.x0.shape[0]
     paths = sample_paths(cfg.noise_gen, b, gen)
     budget = draw_budgets(cfg, b, nets.layered, gen).to(batch.x0.device)  # (B,)
     x, sigma = generator_inputs(nets.generator, batch, paths, budget, nets.schedule,
                                 cfg.gen_input, gen)
     with torch.set_grad_enabled(grad):
-        return generator_x0(nets.generator, x, sigma, batch, budget, nets.schedule), sigma, x
+        x0 = generator_x0(nets.generator, x, sigma, batch, budget, nets.schedule)
+    return GeneratorSample(x0, sigma, x, budget)
 
 
-def fake_budget(cfg: PrestoSConfig, sigma_in: torch.Tensor) -> torch.Tensor:
-    """(B,) what the fake score receives as its budget: 1, or with cfg.fake_by_level the
-    label of the generator input level (B,) each sample was made from."""
-    if not cfg.fake_by_level:
-        return torch.ones_like(sigma_in)
-    return level_label(sigma_in, cfg.noise_gen.sigma_min, cfg.noise_gen.sigma_max)
+def fake_budget(cfg: PrestoSConfig, sample: GeneratorSample) -> torch.Tensor:
+    """(B,) what the fake score (and the critic) receives as its budget input: 1; with
+    cfg.fake_by_level the label of the generator input level each sample was made from;
+    with cfg.fake_by_budget the layer budget it was made at."""
+    if cfg.fake_by_budget:
+        return sample.budget
+    if cfg.fake_by_level:
+        return level_label(sample.sigma_in, cfg.noise_gen.sigma_min, cfg.noise_gen.sigma_max)
+    return torch.ones_like(sample.sigma_in)
 
 
 def critic(nets: Networks, x0: torch.Tensor, sigma: torch.Tensor, batch: Batch,
-           cfg: PrestoSConfig, gen: torch.Generator) -> torch.Tensor:
-    """Discriminator scores (B,) of latents x0 (B, C, T) noised at sigma (B,)."""
+           cfg: PrestoSConfig, gen: torch.Generator, label: torch.Tensor | None = None
+           ) -> torch.Tensor:
+    """Discriminator scores (B,) of latents x0 (B, C, T) noised at sigma (B,); label (B,):
+    the budget input of the fake network it reads (None: 1, or with cfg.fake_by_budget
+    the budget that the latents' generator samples ran at, real rows paired alike)."""
     x = x0 + normal(x0.shape, gen, x0.device) * sigma[:, None, None]  # (B, C, T)
     n = disc_depth(nets.fake.net.cfg.depth, cfg.disc_block)
-    h = hidden_states(nets.fake, x, sigma, batch.text, batch.x0, batch.mask, n)  # (B, L, D)
+    label = label if cfg.fake_by_budget else None
+    h = hidden_states(nets.fake, x, sigma, batch.text, batch.x0, batch.mask, n,
+                      label)  # (B, L, D)
     return nets.head(h, token_weights(batch.mask, nets.fake.net.cfg.patch))
 
 
 def fake_update(nets: Networks, opt: torch.optim.Optimizer, batch: Batch, cfg: PrestoSConfig,
                 sigma_data: float, gen: torch.Generator) -> dict[str, float]:
     """One fake-score step: EDM denoising on fresh generator samples (+ the LSGAN critic)."""
-    x0_g, sigma_in, _ = generator_sample(nets, batch, cfg, gen, grad=False)  # (B, C, T), (B,)
+    sample = generator_sample(nets, batch, cfg, gen, grad=False)
+    x0_g = sample.x0  # (B, C, T)
     b = x0_g.shape[0]
     fake = nets.fake
-    label = fake_budget(cfg, sigma_in)  # (B,)
+    label = fake_budget(cfg, sample)  # (B,)
 
     def denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         return fake(x, sigma, text_emb=batch.text, budget=label, known=batch.x0,
@@ -166,7 +183,8 @@ def fake_update(nets: Networks, opt: torch.optim.Optimizer, batch: Batch, cfg: P
         s = sample_sigmas(cfg.noise_gan, b, gen).to(x0_g.device)  # (B,)
         both = Batch(torch.cat([batch.x0, batch.x0]), torch.cat([batch.text, batch.text]),
                      torch.cat([batch.mask, batch.mask]))
-        d = critic(nets, torch.cat([batch.x0, x0_g]), torch.cat([s, s]), both, cfg, gen)
+        d = critic(nets, torch.cat([batch.x0, x0_g]), torch.cat([s, s]), both, cfg, gen,
+                   torch.cat([label, label]))
         d_loss = lsgan_disc_loss(d[:b], d[b:])
         loss = loss + cfg.gan_disc_weight * d_loss
         parts.update(disc=d_loss.item(), d_real=d[:b].mean().item(), d_fake=d[b:].mean().item())
@@ -187,15 +205,17 @@ def generator_update(nets: Networks, opt: torch.optim.Optimizer, batch: Batch,
     instead of the DMD direction, with the same per-sample normalisation: there one
     teacher step is already accurate, and DMD alone lets those rarely drawn levels drift.
     """
-    x0_g, sigma_in, x_in = generator_sample(nets, batch, cfg, gen, grad=True)  # (B, C, T), (B,)
+    sample = generator_sample(nets, batch, cfg, gen, grad=True)
+    x0_g, sigma_in, x_in = sample.x0, sample.sigma_in, sample.x_in  # (B, C, T), (B,), (B, C, T)
+    label = fake_budget(cfg, sample)  # (B,)
     b = x0_g.shape[0]
     sigma = sample_sigmas(cfg.noise_dmd, b, gen).to(x0_g.device)  # (B,)
     with torch.no_grad():
         x = x0_g.detach() + normal(x0_g.shape, gen, x0_g.device) * sigma[:, None, None]
         real = guided_teacher(nets.teacher, x, sigma, batch.text, batch.x0, batch.mask,
                               cfg.guidance, cfg.guidance_sigma_min)
-        fake = nets.fake(x, sigma, text_emb=batch.text, budget=fake_budget(cfg, sigma_in),
-                         known=batch.x0, mask=batch.mask)
+        fake = nets.fake(x, sigma, text_emb=batch.text, budget=label, known=batch.x0,
+                         mask=batch.mask)
         anchored = sigma_in < cfg.anchor_sigma  # (B,)
         if anchored.any():
             rows = anchored.nonzero()[:, 0]
@@ -213,7 +233,7 @@ def generator_update(nets: Networks, opt: torch.optim.Optimizer, batch: Batch,
             p.requires_grad_(False)
         try:
             s = sample_sigmas(cfg.noise_gan, b, gen).to(x0_g.device)  # (B,)
-            g_loss = lsgan_gen_loss(critic(nets, x0_g, s, batch, cfg, gen))
+            g_loss = lsgan_gen_loss(critic(nets, x0_g, s, batch, cfg, gen, label))
         finally:
             for p in trained:
                 p.requires_grad_(True)

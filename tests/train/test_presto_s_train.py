@@ -502,6 +502,43 @@ def test_presto_ls_from_presto_s_refuses_a_snapshot_or_a_missing_presto_l(
         main(PrestoSRun(teacher, tmp_path / "b", "micro", threads=1, from_presto_s=run))
 
 
+def test_a_budget_aware_fake_and_critic_see_each_samples_budget(tmp_path_factory, tmp_path,
+                                                                monkeypatch) -> None:
+    from engine.train import presto_s_steps
+    from tests.train import presto_l_support
+
+    runs = presto_l_support.presto_l_runs(tmp_path_factory)
+    real_critic, critic_labels = presto_s_steps.critic, []
+
+    def recording_critic(*args, **kwargs):
+        critic_labels.append(args[6] if len(args) > 6 else kwargs.get("label"))
+        return real_critic(*args, **kwargs)
+
+    monkeypatch.setattr(presto_s_steps, "critic", recording_critic)
+    cli(["presto-ls", "--presto-l", str(runs["presto-l"]), "--teacher", str(runs["base"]),
+         "--out", str(tmp_path / "ls"), "--preset", "micro", "--steps", "2", "--threads", "1",
+         "--no-audio-fd", "--fake-by-budget", "--batch", "8"])
+    state = torch.load(tmp_path / "ls" / "checkpoint.pt", weights_only=False)
+    assert PrestoSConfig.from_dict(state["presto_s"]).fake_by_budget
+    # the fake score's budget embedding left its constant start: the budgets were used
+    assert state["fake"]["budget_embed.mlp.2.weight"].abs().sum() > 0
+    # every critic call got a label per row: generator budgets in [b_min, 1], some below 1,
+    # and the real rows of a discriminator step paired with the same budgets
+    labels = [label for label in critic_labels if label is not None]
+    assert labels and all(float(label.min()) >= 0.6 for label in labels)
+    assert any(float(label.min()) < 1.0 for label in labels)
+    pairs = [label for label in labels if len(label) == 16]
+    assert pairs and all(torch.equal(p[:8], p[8:]) for p in pairs)
+
+
+def test_budget_aware_fake_is_refused_for_presto_s_and_with_the_level_aware_one(teacher,
+                                                                               tmp_path) -> None:
+    with pytest.raises(SystemExit, match="Presto-LS"):
+        main(PrestoSRun(teacher, tmp_path / "s", "micro", threads=1, fake_by_budget=True))
+    with pytest.raises(ValueError, match="choose one"):
+        micro_cfg(fake_by_level=True, fake_by_budget=True)
+
+
 def test_cli_runs_an_ablation(teacher, tmp_path) -> None:
     cli(["presto-s", "--teacher", str(teacher), "--out", str(tmp_path), "--preset", "micro",
          "--steps", "1", "--ablation", "discrete", "--threads", "1",
