@@ -113,11 +113,13 @@ class PrestoSConfig:
     # no better than the mixture on the real teacher (docs/presto_s.md, session 6): off.
     fake_by_level: bool = False
     # Presto-LS: the fake score and the critic see the layer budget each generator sample
-    # was made at (through the fake network's budget input), so each budget's outputs are
-    # modelled and judged against the real data on their own. With one shared fake score
-    # and critic the generator matched the mixture: at 250 updates budget-1 samples came out
-    # brighter than real (lmean_4 +0.81) and budget-0.6 samples duller (-0.64), the two
-    # errors cancelling in the mixture (docs/presto_s.md, session 11).
+    # was made at (through the fake network's budget input, started constant as with
+    # fake_by_level), so each budget's outputs are modelled and judged against the real data
+    # on their own instead of as one mixture. Why: with a shared fake score and critic (GAN
+    # weight 0.2) budget-1 samples drifted brighter than real (probe lmean_4 +0.81 at 250
+    # updates) while budget-0.6 ones were duller (-0.64). Measured on (session 11, 839
+    # updates): +0.38 / -0.17 at the end, but held out no better than Presto-S, so off by
+    # default (docs/presto_s.md, "Session 11").
     fake_by_budget: bool = False
     # --- adversarial loss (least squares, a head on the fake score's hidden states) ---
     gan: bool = True
