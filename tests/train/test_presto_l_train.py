@@ -32,6 +32,16 @@ def rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def loss_inputs(channels: int, b: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """x0 (B, C, 10), text (B, 384), mask (B, 1, 10) with a 4-frame known prefix on row 0."""
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(b, channels, 10, generator=g)
+    text = torch.randn(b, 384, generator=g)
+    mask = torch.zeros(b, 1, 10)
+    mask[0, :, :4] = 1.0
+    return x0, text, mask
+
+
 def test_fine_tune_writes_checkpoint_logs_plots_and_config(runs):
     out = runs["presto-l"]
     for name in ("checkpoint.pt", "losses.jsonl", "losses.png", "valid.jsonl", "valid.png",
@@ -69,11 +79,7 @@ def test_self_teacher_loss_is_zero_at_full_budget_before_training(runs):
     cfg = replace(get_preset("micro"), b_min=1.0)
     train = student_configs(meta, cfg, 1)
     student = load_teacher(runs["base"])[0].requires_grad_(True).train()
-    g = torch.Generator().manual_seed(0)
-    x0 = torch.randn(3, train.dit.latent_channels, 10, generator=g)
-    text = torch.randn(3, 384, generator=g)
-    mask = torch.zeros(3, 1, 10)
-    mask[0, :, :4] = 1.0
+    x0, text, mask = loss_inputs(train.dit.latent_channels, 3)
     loss, parts = presto_l_loss(student, teacher, cfg.schedule(4), x0, text, mask, cfg, train,
                                 torch.Generator().manual_seed(1))
     assert parts["blocks"] == 4.0 and parts["self_teacher"] == 0.0
@@ -159,11 +165,8 @@ def test_guided_self_teacher_is_zero_before_training_and_trains_the_null_branch(
     cfg = replace(get_preset("micro"), b_min=1.0, guided_teacher=1.0, guidance=3.0)
     train = replace(student_configs(meta, cfg, 1), text_dropout=0.5)
     student = load_teacher(runs["base"])[0].requires_grad_(True).train()
-    g = torch.Generator().manual_seed(0)
-    x0 = torch.randn(4, train.dit.latent_channels, 10, generator=g)
-    text = torch.randn(4, 384, generator=g)
-    mask = torch.zeros(4, 1, 10)
-    mask[0, :, :4] = 1.0
+    x0, text, mask = loss_inputs(train.dit.latent_channels, 4)
+    g = torch.Generator().manual_seed(2)
     args = (cfg.schedule(4), x0, text, mask, cfg, train)
     _, parts = presto_l_loss(student, teacher, *args, torch.Generator().manual_seed(1))
     assert parts["guided"] == 0.0 and parts["self_teacher"] == 0.0
