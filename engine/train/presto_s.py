@@ -214,7 +214,10 @@ def main(run: PrestoSRun) -> Path:
     if run.from_presto_s is not None:
         if run.presto_l is None:
             raise SystemExit("--from-presto-s is a Presto-LS start: pass --presto-l too")
-        init, start_fake, start_head, s_info = from_presto_s(run, teacher, meta, init)
+        if state is None:
+            init, start_fake, start_head, s_info = from_presto_s(run, teacher, meta, init)
+        else:  # resuming: the checkpoint holds every network; keep the start's provenance
+            s_info = {k: state[k] for k in ("presto_s_run", "presto_s_step") if k in state}
         init_info = {**init_info, **s_info}
     sd = float(meta["sigma_data"])
     train = replace(teacher_cfg, dit=dit, steps=cfg.steps, lr=cfg.lr_gen, warmup=cfg.warmup,

@@ -489,6 +489,26 @@ def test_presto_ls_from_presto_s_starts_as_s_plus_the_presto_l_change(run, tmp_p
     assert state["presto_l_run"] == str(runs["presto-l"].resolve()) and state["step"] == 1
 
 
+def test_a_presto_ls_run_from_presto_s_resumes_without_the_presto_s_run(run, tmp_path,
+                                                                          tmp_path_factory
+                                                                          ) -> None:
+    import shutil
+
+    from tests.train import presto_l_support
+
+    runs = presto_l_support.presto_l_runs(tmp_path_factory)
+    start = tmp_path / "s"
+    shutil.copytree(run, start)
+    args = ["presto-ls", "--presto-l", str(runs["presto-l"]), "--from-presto-s", str(start),
+            "--teacher", str(runs["base"]), "--out", str(tmp_path / "ls"), "--preset", "micro",
+            "--threads", "1", "--no-audio-fd"]
+    cli([*args, "--steps", "1"])
+    shutil.rmtree(start)  # gone, as on another machine: the checkpoint has all it needs
+    cli([*args, "--steps", "2", "--resume"])
+    state = torch.load(tmp_path / "ls" / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 2 and state["presto_s_run"] == str(start.resolve())
+
+
 def test_presto_ls_from_presto_s_refuses_a_snapshot_or_a_missing_presto_l(
         run, teacher, tmp_path, tmp_path_factory) -> None:
     from tests.train import presto_l_support
