@@ -206,7 +206,8 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
                    "and noise are drawn on the CPU either way")
 
 
-def presto_s_run(a: argparse.Namespace, presto_l: Path | None):
+def presto_s_run(a: argparse.Namespace, presto_l: Path | None,
+                 from_presto_s: Path | None = None):
     """The PrestoSRun that the presto-s / presto-ls command lines describe."""
     from engine.train.presto_s import DEFAULT_CLASSIFIER, OVERRIDES, PrestoSRun
 
@@ -214,7 +215,8 @@ def presto_s_run(a: argparse.Namespace, presto_l: Path | None):
     overrides = {name: getattr(a, name) for name in OVERRIDES}  # flags named as the fields
     return PrestoSRun(a.teacher, a.out, preset=a.preset, resume=a.resume, minutes=a.minutes,
                       presto_l=presto_l, ablation=a.ablation, cache=a.cache, threads=a.threads,
-                      classifier=classifier, codec=a.codec, device=a.device, **overrides)
+                      classifier=classifier, codec=a.codec, device=a.device,
+                      from_presto_s=from_presto_s, **overrides)
 
 
 def presto_s(sub: argparse._SubParsersAction) -> None:
@@ -239,11 +241,9 @@ def presto_ls(sub: argparse._SubParsersAction) -> None:
     presto_s_args(p)
 
     def run(a: argparse.Namespace) -> None:
-        from dataclasses import replace
-
         from engine.train.presto_s import main
 
-        main(replace(presto_s_run(a, a.presto_l), from_presto_s=a.from_presto_s))
+        main(presto_s_run(a, a.presto_l, a.from_presto_s))
 
     p.set_defaults(func=run)
 

@@ -289,11 +289,12 @@ def main(run: PrestoLRun) -> Path:
     cache_dir = latent_cache_dir(run.teacher, meta, run.cache)
     cache = open_latent_cache(cache_dir)
     student = EDMPrecond(DiT(train.dit), train.sigma_data)
-    student.net.load_state_dict(teacher.net.state_dict())  # init: the teacher's EMA weights
     init_info = (state or {}).get("init", {})  # provenance of --init, kept across resumes
     if run.init is not None and state is None:
         weights, init_info = init_weights(run.init, meta, cfg)
-        student.net.load_state_dict(weights)
+    else:
+        weights = teacher.net.state_dict()  # the teacher's EMA weights (a resume loads over)
+    student.net.load_state_dict(weights)
     student.to(device)
     ema = copy.deepcopy(student).requires_grad_(False)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, betas=train.betas,

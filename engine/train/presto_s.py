@@ -199,6 +199,11 @@ def main(run: PrestoSRun) -> Path:
         raise SystemExit(f"{ckpt_path} exists: pass --resume or choose another --out")
     overrides = {name: getattr(run, name) for name in OVERRIDES}
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    if run.presto_l is None and run.from_presto_s is not None:
+        raise SystemExit("--from-presto-s is a Presto-LS start: pass --presto-l too")
+    if run.presto_l is None and cfg.fake_by_budget:
+        raise SystemExit("--fake-by-budget is for Presto-LS (a Presto-S generator runs at "
+                         "budget 1 only)")
     threads = run.threads or cfg.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
     device = pick_device(run.device)
@@ -212,8 +217,6 @@ def main(run: PrestoSRun) -> Path:
     dit, init, schedule, init_info = generator_init(run, teacher, meta)
     start_fake = start_head = None
     if run.from_presto_s is not None:
-        if run.presto_l is None:
-            raise SystemExit("--from-presto-s is a Presto-LS start: pass --presto-l too")
         if state is None:
             init, start_fake, start_head, s_info = from_presto_s(run, teacher, meta, init)
         else:  # resuming: the checkpoint holds every network; keep the start's provenance
@@ -228,9 +231,6 @@ def main(run: PrestoSRun) -> Path:
     ema = copy.deepcopy(generator).requires_grad_(False)
     fake = EDMPrecond(DiT(teacher.net.cfg), sd)
     fake.net.load_state_dict(start_fake if start_fake is not None else teacher.net.state_dict())
-    if cfg.fake_by_budget and run.presto_l is None:
-        raise SystemExit("--fake-by-budget is for Presto-LS (a Presto-S generator runs at "
-                         "budget 1 only)")
     if cfg.fake_by_level or cfg.fake_by_budget:  # (a resumed run's weights are loaded over)
         make_level_aware(fake)
     torch.manual_seed(cfg.seed)  # the head's initial weights

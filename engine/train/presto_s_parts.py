@@ -190,8 +190,9 @@ def hidden_states(model: EDMPrecond, x: torch.Tensor, sigma: torch.Tensor, text:
     net = model.net
     b = x.shape[0]
     _, _, c_in, c_noise = edm_coefficients(sigma.to(x.dtype), model.sigma_data)  # (B,)
-    full = torch.ones(b, dtype=x.dtype, device=x.device) if label is None else label.to(x.dtype)
-    h, c, _ = net.embed(x * c_in[:, None, None], c_noise, text, full,
+    budget = (torch.ones(b, dtype=x.dtype, device=x.device) if label is None
+              else label.to(x.dtype))  # (B,)
+    h, c, _ = net.embed(x * c_in[:, None, None], c_noise, text, budget,
                         known, mask)  # (B, L, D), (B, D)
     cos, sin = net.rope(h)  # (L, Dh/2) each
     for i in range(n_blocks):
