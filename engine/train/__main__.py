@@ -137,12 +137,16 @@ def presto_l(sub: argparse._SubParsersAction) -> None:
                    help="weight of the guided self-teacher loss (CFG 3 output toward the "
                         "teacher's; default: the preset's, 0)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (preset's: 1e-4)")
+    p.add_argument("--denoise", type=float, default=None,
+                   help="weight of the denoising (data) loss (preset's: 1); 0 distils from the "
+                        "teacher alone, so the full-depth student stays the teacher")
 
     def run(a: argparse.Namespace) -> None:
         from engine.train.presto_l import PrestoLRun, main
 
         main(PrestoLRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.baseline, a.cache,
-                        a.minutes, a.threads, a.device, a.init, a.guided_teacher, a.lr))
+                        a.minutes, a.threads, a.device, a.init, a.guided_teacher, a.lr,
+                        a.denoise))
 
     p.set_defaults(func=run)
 

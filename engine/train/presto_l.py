@@ -12,13 +12,17 @@ k = LayerSchedule.blocks(sigma, b); the student runs k blocks (reroute, or plain
 early exit with --baseline ase) with b as its budget input, all k in one ragged
 pass (`ragged_forward`). Loss:
 
-    L = mean_u[w(sigma) |D_k(x) - x0|^2] + self_teacher * mean_u[w(sigma) |D_k(x) - D_T(x)|^2]
+    L = denoise * mean_u[w(sigma) |D_k(x) - x0|^2]
+        + self_teacher * mean_u[w(sigma) |D_k(x) - D_T(x)|^2]
         + guided_teacher * mean_u,kept[w(sigma) |G_k(x) - G_T(x)|^2] / g^2
 
 where G = D(x; null) + g (D(x; text) - D(x; null)) is the guided output at the CFG weight
 g (`guidance`), over the rows whose text was not dropped; the last term is off (weight 0)
 unless the preset or `--guided-teacher` turns it on. Dividing by g^2 puts it on the scale
-of the other two (G's error is about g times a branch's).
+of the other two (G's error is about g times a branch's). The denoising weight is 1 unless
+`--denoise` sets it: at 0 the fine-tune is pure distillation from the frozen teacher, so a
+full-budget row starts at zero loss and stays there (the data term's batch-8 gradient noise
+is what moved the full-depth student away from the teacher, docs/presto_l.md).
 
 with w = (sigma^2 + sd^2) / (sigma sd)^2, the EDM weight, for both terms: it is
 1 / c_out^2, so each term is a plain MSE between network outputs F in their
@@ -84,6 +88,7 @@ class PrestoLRun:
     init: Path | None = None  # a Presto-L run of the same teacher whose EMA weights start this
     guided_teacher: float | None = None  # guided self-teacher weight (default: the preset's)
     lr: float | None = None  # peak learning rate (default: the preset's)
+    denoise: float | None = None  # denoising-loss weight (default: the preset's, 1)
 
 
 def load_teacher(run_dir: Path) -> tuple[EDMPrecond, dict]:
@@ -185,7 +190,7 @@ def presto_l_loss(student: EDMPrecond, teacher: EDMPrecond, schedule: LayerSched
     w = ((sigma**2 + sd2) / (sigma**2 * sd2))[:, None, None]  # (B, 1, 1) EDM weight
     denoise = masked_mean(w * (pred - x0) ** 2, mask)
     self_teacher = masked_mean(w * (pred - target) ** 2, mask)
-    loss = denoise + cfg.self_teacher * self_teacher
+    loss = cfg.denoise * denoise + cfg.self_teacher * self_teacher
     if guided:  # dropped rows have no prompted branch to guide: counted as known frames
         kept_mask = torch.where(drop[:, None, None], torch.ones_like(mask), mask)  # (B, 1, T)
         guided_loss = masked_mean(w * diff**2, kept_mask) / g**2
@@ -276,7 +281,8 @@ def main(run: PrestoLRun) -> Path:
         cfg = PrestoLConfig.from_dict(state["presto_l"])
     elif ckpt_path.exists():
         raise SystemExit(f"{ckpt_path} exists: pass --resume or choose another --out")
-    overrides = {"steps": run.steps, "guided_teacher": run.guided_teacher, "lr": run.lr}
+    overrides = {"steps": run.steps, "guided_teacher": run.guided_teacher, "lr": run.lr,
+                 "denoise": run.denoise}
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     threads = run.threads or cfg.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)

@@ -30,6 +30,9 @@ class PrestoLConfig:
     # saw b = 1, and without these rows the full-depth model drifts (a 4-block toy, 200
     # steps: b = 1 valid loss 1.103 -> 1.259 with p_full 0, -> 1.121 with p_full 0.2)
     p_full: float = 0.2
+    # Weight of the denoising loss (x0 toward the data). 0: pure distillation from the teacher
+    # (self-teacher and guided terms only), which leaves a full-budget row nothing to learn.
+    denoise: float = 1.0
     self_teacher: float = 1.0  # weight of the self-teacher loss (x0 toward the full-depth teacher)
     # Weight of the guided self-teacher loss: the student's classifier-free-guided output
     # (its null-prompt and prompted predictions at the same budget, mixed at `guidance`)
@@ -61,6 +64,10 @@ class PrestoLConfig:
                              f"{self.guided_teacher}, {self.guidance}")
         if self.self_teacher < 0 or self.steps < 0 or (self.batch is not None and self.batch < 1):
             raise ValueError("self_teacher >= 0, steps >= 0 and batch >= 1 are required")
+        if self.denoise < 0 or self.denoise + self.self_teacher + self.guided_teacher == 0:
+            raise ValueError(f"denoise >= 0 is required and some loss must have a weight, got "
+                             f"denoise {self.denoise}, self_teacher {self.self_teacher}, "
+                             f"guided_teacher {self.guided_teacher}")
         if not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
 

@@ -158,6 +158,30 @@ def test_config_round_trips_and_rejects_bad_values():
         get_preset("huge")
     with pytest.raises(ValueError, match="guidance"):
         PrestoLConfig(guided_teacher=1.0, guidance=0.5)
+    with pytest.raises(ValueError, match="denoise >= 0"):
+        PrestoLConfig(denoise=-0.1)
+    with pytest.raises(ValueError, match="some loss must have a weight"):
+        PrestoLConfig(denoise=0.0, self_teacher=0.0, guided_teacher=0.0)
+    assert PrestoLConfig.from_dict({"steps": 5}).denoise == 1.0  # runs from before the option
+
+
+def test_pure_distillation_leaves_full_budget_rows_nothing_to_learn(runs):
+    teacher, meta = load_teacher(runs["base"])
+    x0, text, mask = loss_inputs(student_configs(meta, get_preset("micro"), 1)
+                                 .dit.latent_channels, 4)
+    for denoise in (0.0, 1.0):
+        cfg = replace(get_preset("micro"), b_min=1.0, guided_teacher=1.0, denoise=denoise)
+        train = student_configs(meta, cfg, 1)
+        student = load_teacher(runs["base"])[0].requires_grad_(True).train()
+        loss, parts = presto_l_loss(student, teacher, cfg.schedule(4), x0, text, mask, cfg,
+                                    train, torch.Generator().manual_seed(1))
+        loss.backward()
+        grad = sum(float(p.grad.abs().sum()) for p in student.parameters() if p.grad is not None)
+        assert parts["denoise"] > 0.0  # logged either way: what the data would have said
+        if denoise == 0.0:
+            assert loss.item() == 0.0 and grad == 0.0
+        else:
+            assert loss.item() == pytest.approx(parts["denoise"]) and grad > 0.0
 
 
 def test_guided_self_teacher_is_zero_before_training_and_trains_the_null_branch(runs):
@@ -195,7 +219,7 @@ def test_guided_rows_whose_text_was_dropped_are_left_out(runs):
 def test_init_continues_a_presto_l_run_with_the_guided_term(runs, tmp_path):
     cli(["presto-l", "--teacher", str(runs["base"]), "--out", str(tmp_path / "guided"),
          "--preset", "micro", "--steps", "2", "--init", str(runs["presto-l"]),
-         "--guided-teacher", "0.5", "--lr", "3e-5"])
+         "--guided-teacher", "0.5", "--lr", "3e-5", "--denoise", "0.25"])
     # validated before its first step: the init's EMA, which the init's last row validated
     start = rows(tmp_path / "guided" / "valid.jsonl")[0]
     end_of_init = rows(runs["presto-l"] / "valid.jsonl")[-1]
@@ -205,9 +229,10 @@ def test_init_continues_a_presto_l_run_with_the_guided_term(runs, tmp_path):
     state = torch.load(tmp_path / "guided" / "checkpoint.pt", weights_only=False)
     assert state["init"] == {"run": str(runs["presto-l"].resolve()), "step": 3}
     assert state["presto_l"]["guided_teacher"] == 0.5 and state["presto_l"]["lr"] == 3e-5
+    assert state["presto_l"]["denoise"] == 0.25
     log = rows(tmp_path / "guided" / "losses.jsonl")
-    assert all(r["loss"] == pytest.approx(r["denoise"] + r["self_teacher"] + 0.5 * r["guided"],
-                                          abs=1e-4) for r in log)
+    assert all(r["loss"] == pytest.approx(0.25 * r["denoise"] + r["self_teacher"]
+                                          + 0.5 * r["guided"], abs=1e-4) for r in log)
 
 
 def test_init_refuses_another_exit_mode_or_a_run_that_is_not_presto_l(runs, tmp_path):
