@@ -206,10 +206,13 @@ def onnx_network(model: Model, out_dir: Path, threads: int) -> Callable[..., np.
 def generate_clip(net: Callable[..., np.ndarray], null: np.ndarray, text: np.ndarray,
                   schedule: LayerSchedule, budget: float, sigmas: np.ndarray, sampler: str,
                   guidance: float, shape: tuple[int, int], seed: int,
-                  budget_input: float | None = None) -> tuple[np.ndarray, list]:
+                  budget_input: float | None = None,
+                  budget_at: Callable[[float], float] | None = None) -> tuple[np.ndarray, list]:
     """One clip (C, T) from noise; also the k of every network evaluation.
 
     k follows `budget`; the network's budget input is `budget_input` (default: budget).
+    budget_at(sigma), when given, replaces both at each noise level (a budget that changes
+    along the trajectory: scripts/presto_l_budget_curves.py).
     """
     fed = budget if budget_input is None else budget_input
     ks: list[int] = []
@@ -218,13 +221,15 @@ def generate_clip(net: Callable[..., np.ndarray], null: np.ndarray, text: np.nda
 
     def pair(x: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
         if cache.get("x") is not x or cache.get("sigma") != sigma:
-            k = schedule.n_blocks(sigma, budget)
+            b = budget if budget_at is None else budget_at(sigma)
+            given = fed if budget_at is None else b
+            k = schedule.n_blocks(sigma, b)
             ks.append(k)
             if guidance == 1.0:
-                d = net(x, sigma, both[:1], fed, k)  # (1, C, T)
+                d = net(x, sigma, both[:1], given, k)  # (1, C, T)
                 cache.update(x=x, sigma=sigma, value=(d, d))
             else:
-                d = net(np.concatenate([x, x]), sigma, both, fed, k)  # (2, C, T)
+                d = net(np.concatenate([x, x]), sigma, both, given, k)  # (2, C, T)
                 cache.update(x=x, sigma=sigma, value=(d[:1], d[1:]))
         return cache["value"]
 

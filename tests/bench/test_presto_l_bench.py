@@ -16,8 +16,10 @@ from engine.bench.fd import (
     level_offsets,
     logmel_embedding,
 )
-from engine.bench.presto_l import dit_flops, targets
+from engine.bench.presto_l import dit_flops, generate_clip, targets
+from engine.edm import karras_sigmas
 from engine.model.config import preset
+from engine.model.layer_schedule import LayerSchedule
 from tests.train import presto_l_support
 
 
@@ -155,3 +157,28 @@ def test_held_out_clips_of_a_run_that_records_no_cache_ask_for_one() -> None:
     imported = Model(denoiser=None, cfg=None, meta={"step": 1})  # as import-base writes it
     with pytest.raises(SystemExit, match="--cache LATENTS --data CORPUS"):
         held_out(imported, None, 16, 2)
+
+
+def test_a_budget_that_changes_with_noise_sets_both_the_blocks_and_the_budget_input() -> None:
+    schedule = LayerSchedule.for_depth(8)
+    sigmas = karras_sigmas(4)
+    calls: list[tuple[float, float, int]] = []
+
+    def net(x: np.ndarray, sigma: float, text: np.ndarray, budget: float, k: int) -> np.ndarray:
+        calls.append((sigma, budget, k))
+        return np.zeros_like(x)
+
+    def budget_at(sigma: float) -> float:
+        return 0.3 if sigma >= 1.0 else 1.0
+
+    _, ks = generate_clip(net, np.zeros(384, np.float32), np.ones(384, np.float32), schedule,
+                          0.75, sigmas, "euler", 3.0, (2, 6), seed=0, budget_at=budget_at)
+    assert [k for _, _, k in calls] == ks and len(ks) == 4
+    for sigma, budget, k in calls:
+        assert budget == budget_at(sigma) and k == schedule.n_blocks(sigma, budget_at(sigma))
+    assert ks[0] < 8 and ks[-1] == 8  # cheap while noisy, every block once the budget is 1
+    calls.clear()
+    generate_clip(net, np.zeros(384, np.float32), np.ones(384, np.float32), schedule, 0.75,
+                  sigmas, "euler", 3.0, (2, 6), seed=0, budget_input=1.0)
+    assert {b for _, b, _ in calls} == {1.0}  # a fixed budget input (the base model's)
+    assert [k for _, _, k in calls] == [schedule.n_blocks(s, 0.75) for s, _, _ in calls]
