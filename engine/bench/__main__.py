@@ -154,6 +154,9 @@ def quality(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (generation)")
     p.add_argument("--guidance", type=float, default=None, help="CFG weight (model default)")
+    p.add_argument("--continuation-only", action="store_true",
+                   help="only the rows the continuation verdict needs (real, default steps, "
+                        "continuation): for a larger --n")
 
     def run(a: argparse.Namespace) -> None:
         import sys
@@ -164,7 +167,7 @@ def quality(sub: argparse._SubParsersAction) -> None:
             main(QualityBench(a.model, a.data, a.n, a.seconds,
                               tuple(a.steps) if a.steps else None, a.default_steps, a.context,
                               a.classifier, a.out, a.docs, a.quick, a.seed, a.threads,
-                              a.guidance, not a.no_pack))
+                              a.guidance, not a.no_pack, a.continuation_only))
         except ValueError as error:  # bad arguments or inputs (ManifestError included)
             print(f"quality: {error}", file=sys.stderr)
             raise SystemExit(2) from None

@@ -139,6 +139,22 @@ def test_bench_end_to_end_on_the_micro_model(tmp_path_factory, classifier_run: P
     assert "quality-table:begin" in docs.read_text()
 
 
+def test_continuation_only_renders_just_what_the_continuation_verdict_needs(
+        tmp_path_factory, classifier_run: Path, corpus: Path, tmp_path: Path) -> None:
+    root = runtime_support.exported_root(tmp_path_factory)
+    bench_cli(["quality", "--model", str(root / "base"), "--data", str(corpus),
+               "--classifier", str(classifier_run), "--n", "2", "--seconds", "2",
+               "--context", "1", "--steps", "2", "--threads", "1", "--out", str(tmp_path),
+               "--continuation-only"])
+    r = json.loads((tmp_path / "results.json").read_text())
+    assert [row["kind"] for row in r["rows"]] == ["real", "real", "codec", "model"]
+    assert r["rows"][3]["steps"] == r["model"]["default_steps"]  # not --steps: the splice's
+    assert len(r["continuation"]["rows"]) == 2 and r["listening"] == []
+    verdicts = [t["target"] for t in r["targets"]]
+    assert "continuation fd_classifier < unconditional" in verdicts
+    assert not any("untrained" in v or "shuffled" in v for v in verdicts)
+
+
 def test_bench_says_what_is_wrong_with_bad_arguments(tmp_path_factory, classifier_run: Path,
                                                      corpus: Path, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture) -> None:

@@ -2,6 +2,7 @@
 
     python -m engine.bench quality --model exported/base --data /root/presto-data/corpus \
         [--n 32] [--seconds 10] [--steps 8 16 32 64] [--quick] [--out reports/quality] [--docs]
+        [--continuation-only]
 
 Prompts are the captions of N test-split clips (a seeded draw among those at least
 --seconds long), so every prompt has ground truth: its metadata and its real audio.
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -82,6 +84,9 @@ class QualityBench:
     threads: int = 2  # onnxruntime threads for generation
     guidance: float | None = None  # None: the model's default
     pack: bool = True  # render the listening pack
+    # Only what the continuation rows need (the real rows and the model at the default steps,
+    # whose clips are the unconditional splice): a larger --n for the continuation verdict.
+    continuation_only: bool = False
 
 
 def pick(rows: list[dict], split: str, n: int, seconds: float, seed: int) -> list[dict]:
@@ -150,6 +155,8 @@ def resolve(bench: QualityBench, model: ServedModel) -> QualityBench:
         steps, n = (default,), min(bench.n, 8)
     else:
         n = bench.n
+    if bench.continuation_only:
+        steps = (default,)
     steps = tuple(sorted(set(steps) | {default}))
     for s in steps:
         if not 1 <= s <= model.defaults.max_steps:
@@ -228,23 +235,12 @@ def main(bench: QualityBench) -> dict:
             generated[steps] = audio
             table.append(row(f"model, {steps} steps", "model", audio, walls, steps=steps,
                              failed=failed))
-        perm = derangement(n, bench.seed)
-        audio, walls, failed = render(model, [captions[p] for p in perm], bench, default, tmp,
-                                      "shuffled captions")
-        table.append(row(f"shuffled captions, {default} steps", "shuffled", audio, walls,
-                         steps=default, failed=failed))
-        untrained_dir = untrained_copy(Path(bench.model), tmp / "untrained", bench.seed)
-        beside = {k: (Path(bench.model) / model.manifest[k]["dir"]).resolve()
-                  for k in ("text", "codec")}  # the copy sits elsewhere: point at the originals
-        blind = ServedModel.load(untrained_dir, threads=bench.threads, text_dir=beside["text"],
-                                 codec_dir=beside["codec"])
-        audio, walls, failed = render(blind, captions, bench, default, tmp, "untrained network")
-        table.append(row(f"untrained network (weights permuted), {default} steps",
-                         "untrained", audio, walls, steps=default, failed=failed))
-        del blind, audio
+        if not bench.continuation_only:
+            table += baselines(model, bench, captions, tmp, row)
         result["continuation"] = continuation(model, bench, captions, real,
                                               generated[default], meter, tmp)
-        result["listening"] = listening_pack(model, bench, tmp) if bench.pack else []
+        pack = bench.pack and not bench.continuation_only
+        result["listening"] = listening_pack(model, bench, tmp) if pack else []
     result.update({
         "model": {"dir": str(bench.model), "name": model.name, "mode": model.defaults.mode,
                   "default_steps": default, "training": model.manifest.get("training", {})},
@@ -261,6 +257,26 @@ def main(bench: QualityBench) -> dict:
     result["wall_seconds"] = time.perf_counter() - t_start
     report.write(result, bench.out, bench.docs)
     return result
+
+
+def baselines(model: ServedModel, bench: QualityBench, captions: list[str], tmp: Path,
+              row: Callable[..., dict]) -> list[dict]:
+    """The shuffled-caption and untrained-network rows at the default steps."""
+    default, n = bench.default_steps, len(captions)
+    perm = derangement(n, bench.seed)
+    audio, walls, failed = render(model, [captions[p] for p in perm], bench, default, tmp,
+                                  "shuffled captions")
+    rows = [row(f"shuffled captions, {default} steps", "shuffled", audio, walls,
+                steps=default, failed=failed)]
+    untrained_dir = untrained_copy(Path(bench.model), tmp / "untrained", bench.seed)
+    beside = {k: (Path(bench.model) / model.manifest[k]["dir"]).resolve()
+              for k in ("text", "codec")}  # the copy sits elsewhere: point at the originals
+    blind = ServedModel.load(untrained_dir, threads=bench.threads, text_dir=beside["text"],
+                             codec_dir=beside["codec"])
+    audio, walls, failed = render(blind, captions, bench, default, tmp, "untrained network")
+    rows.append(row(f"untrained network (weights permuted), {default} steps", "untrained",
+                    audio, walls, steps=default, failed=failed))
+    return rows
 
 
 def continuation(model: ServedModel, bench: QualityBench, captions: list[str],
