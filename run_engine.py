@@ -8,7 +8,8 @@ python run_engine.py [--host 127.0.0.1] [--port 8765] [--model DIR] [--hop 2.0] 
 python run_engine.py status         # the model directories shipped in exported/, verified
 python run_engine.py generate --prompt "a slow chorale for strings" --seconds 32 --out a.wav \
     [--model exported/base] [--steps N] [--guidance G] [--budget B] [--seed 0] \
-    [--sampler heun|euler|dpmpp_2m] [--continue intro.wav] [--device auto|cpu|cuda] [--json]
+    [--sampler heun|euler|dpmpp_2m] [--continue intro.wav [--context-guidance W]] \
+    [--device auto|cpu|cuda] [--json]
                                     # render a clip offline (onnxruntime, no torch)
 """
 
@@ -58,6 +59,9 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sampler", choices=["heun", "euler", "dpmpp_2m"], default=None)
     p.add_argument("--continue", dest="continue_from", type=Path, default=None,
                    help="audio file to continue: the output starts with it")
+    p.add_argument("--context-guidance", type=float, default=0.0,
+                   help="weight of a pass without the context to extrapolate away from "
+                   "(continued windows; 0: off, costs one more item per evaluation)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -72,7 +76,8 @@ def generate(args: argparse.Namespace) -> int:
     cfg = GenerateConfig(prompt=args.prompt, out=args.out, seconds=args.seconds,
                          model=args.model, steps=args.steps, guidance=args.guidance,
                          budget=args.budget, seed=args.seed, sampler=args.sampler,
-                         continue_from=args.continue_from, device=args.device)
+                         continue_from=args.continue_from, device=args.device,
+                         context_guidance=args.context_guidance)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         try:

@@ -2,16 +2,17 @@
 
     python run_engine.py generate --prompt "a slow chorale for strings" --seconds 32 \
         --out chorale.wav [--model exported/presto-s] [--steps N] [--guidance G] \
-        [--budget B] [--seed S] [--continue intro.wav] [--json]
+        [--budget B] [--seed S] [--continue intro.wav [--context-guidance W]] [--json]
 
 prompt -> MiniLM embedding; Gaussian noise; the model's sampler (EDM ODE with
 classifier-free guidance for a base model, the Presto-S few-step loop for a
 distilled one) with the layer budget; the codec decodes the latents to 44.1 kHz.
 With --continue the given audio is encoded, its frames become the known prefix
 (network input and pasted into every x0 estimate) and the output starts with that
-audio verbatim. Outputs longer than the model's window are generated window by
-window, each new window keeping the previous `window - hop` frames as its known
-context: the same sliding window the live engine runs.
+audio verbatim; --context-guidance W also runs each evaluation without the context and
+extrapolates away from it (engine.runtime.window). Outputs longer than the model's
+window are generated window by window, each new window keeping the previous
+`window - hop` frames as its known context: the same sliding window the live engine runs.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class GenerateConfig:
     seed: int = 0
     sampler: str | None = None  # diffusion models: heun | euler | dpmpp_2m
     continue_from: Path | None = None  # audio to continue (the output starts with it)
+    context_guidance: float = 0.0  # extrapolate away from the no-context pass (0: off)
     hop_seconds: float = 8.0  # new audio per window once the output exceeds one window
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # onnxruntime intra-op threads; 0 = this machine's cores
@@ -104,7 +106,7 @@ def generate(cfg: GenerateConfig, model: ServedModel | None = None) -> dict:
                                  threads=threads)
     prompt = check_prompt(model, cfg.prompt)
     plan = plan_window(model, steps=cfg.steps, budget=cfg.budget, guidance=cfg.guidance,
-                       sampler=cfg.sampler)
+                       sampler=cfg.sampler, context_guidance=cfg.context_guidance)
     prefix = read_prefix(cfg.continue_from, model) if cfg.continue_from else None
     t0 = time.perf_counter()
     sr, spl, c = model.sample_rate, model.samples_per_latent, model.latent_channels
@@ -165,6 +167,7 @@ def generate(cfg: GenerateConfig, model: ServedModel | None = None) -> dict:
         "blocks_per_evaluation": round(
             sum(k for _, k, _ in evaluations) / max(1, len(evaluations)), 2),
         "guidance": plan.guidance,
+        "context_guidance": plan.context_guidance,
         "seed": cfg.seed,
         "windows": windows,
         "provider": model.provider,

@@ -113,6 +113,12 @@ def test_cli_json_and_clear_errors_without_tracebacks(model_dir, tmp_path, capsy
     empty = ["generate", "--prompt", "", "--out", str(out), "--model", str(model_dir)]
     assert run_engine.main(empty) == 2
     assert "prompt is empty" in capsys.readouterr().err
+    sf.write(tmp_path / "in.wav", np.full(22050, 0.1, np.float32), 44100)
+    continued = argv + ["--continue", str(tmp_path / "in.wav"), "--context-guidance", "1.5"]
+    assert run_engine.main(continued) == 0
+    assert json.loads(capsys.readouterr().out)["context_guidance"] == 1.5
+    assert run_engine.main(continued[:-1] + ["11"]) == 2
+    assert "context guidance must be in [0, 10]" in capsys.readouterr().err
 
 
 def test_generate_runs_where_torch_cannot_be_imported(model_dir, tmp_path) -> None:

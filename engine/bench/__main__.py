@@ -157,6 +157,8 @@ def quality(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--continuation-only", action="store_true",
                    help="only the rows the continuation verdict needs (real, default steps, "
                         "continuation): for a larger --n")
+    p.add_argument("--context-guidance", type=float, default=0.0,
+                   help="the continuation row's context guidance weight (0: off)")
 
     def run(a: argparse.Namespace) -> None:
         import sys
@@ -167,7 +169,8 @@ def quality(sub: argparse._SubParsersAction) -> None:
             main(QualityBench(a.model, a.data, a.n, a.seconds,
                               tuple(a.steps) if a.steps else None, a.default_steps, a.context,
                               a.classifier, a.out, a.docs, a.quick, a.seed, a.threads,
-                              a.guidance, not a.no_pack, a.continuation_only))
+                              a.guidance, not a.no_pack, a.continuation_only,
+                              a.context_guidance))
         except ValueError as error:  # bad arguments or inputs (ManifestError included)
             print(f"quality: {error}", file=sys.stderr)
             raise SystemExit(2) from None

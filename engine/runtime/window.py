@@ -14,6 +14,9 @@ Two modes (the model's manifest says which it is meant for; a caller may ask for
 
 In both, the first `n_known` frames are context: given to the network through its
 known/mask inputs and pasted into every x0 estimate, so they come out unchanged.
+Context guidance (`context_guidance` w > 0, continuation windows only) adds a pass
+without the context and extrapolates away from it, as classifier-free guidance does
+from the empty prompt: x0 = guided + w (D(text, context) - D(text, no context)).
 Each evaluation runs k(sigma, budget) blocks (Presto-L reroute; engine.model.layer_schedule).
 """
 
@@ -37,6 +40,7 @@ class WindowPlan:
     budget: float  # layer budget in [0, 1]
     guidance: float  # diffusion mode only; 1 = no guidance (half the work)
     sampler: str  # diffusion mode: heun | euler | dpmpp_2m
+    context_guidance: float = 0.0  # w of the no-context pass (continuations); 0: off
 
     @property
     def steps(self) -> int:
@@ -49,8 +53,11 @@ class WindowPlan:
         return evaluated_sigmas(self.sigmas, "heun" if self.sampler == "heun" else "euler")
 
     def batch(self) -> int:
-        """Items per network evaluation: 2 with guidance (conditional + empty prompt)."""
-        return 2 if self.mode == "diffusion" and self.guidance != 1.0 else 1
+        """Items per network evaluation of a continuation window: the conditional pass, the
+        empty prompt's with guidance, the no-context pass with context guidance (a window
+        with no context skips that one)."""
+        cfg = self.mode == "diffusion" and self.guidance != 1.0
+        return 1 + int(cfg) + int(self.context_guidance > 0.0)
 
 
 @dataclass
@@ -66,8 +73,8 @@ class WindowResult:
 
 def plan_window(model: ServedModel, steps: int | None = None, budget: float | None = None,
                 guidance: float | None = None, mode: str | None = None,
-                sampler: str | None = None, sigmas: tuple[float, ...] | None = None
-                ) -> WindowPlan:
+                sampler: str | None = None, sigmas: tuple[float, ...] | None = None,
+                context_guidance: float = 0.0) -> WindowPlan:
     """A plan from the model's defaults with any field overridden; ValueError if out of range."""
     d = model.defaults
     mode = mode or d.mode
@@ -88,10 +95,12 @@ def plan_window(model: ServedModel, steps: int | None = None, budget: float | No
         sigmas = tuple(float(s) for s in schedule(steps, d.sigma_min, d.sigma_max, d.rho))
     elif len(sigmas) != steps + 1 or sigmas[-1] != 0.0:
         raise ValueError("sigmas must hold steps + 1 decreasing values ending in 0")
+    if not 0.0 <= context_guidance <= 10.0:
+        raise ValueError(f"context guidance must be in [0, 10], got {context_guidance}")
     if mode == "distilled":
         guidance = 1.0
     return WindowPlan(mode=mode, sigmas=tuple(sigmas), budget=budget, guidance=guidance,
-                      sampler=sampler)
+                      sampler=sampler, context_guidance=float(context_guidance))
 
 
 def sample_window(model: ServedModel, plan: WindowPlan, text_emb: np.ndarray,
@@ -108,15 +117,19 @@ def sample_window(model: ServedModel, plan: WindowPlan, text_emb: np.ndarray,
     if not 0 <= n_known < t:
         raise ValueError(f"n_known must be in [0, {t}), got {n_known}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    batch = plan.batch()
+    cfg = plan.mode == "diffusion" and plan.guidance != 1.0
+    free = plan.context_guidance > 0.0 and n_known > 0  # a pass without the context
     mask = np.zeros((1, 1, t), dtype=np.float32)
     mask[..., :n_known] = 1.0
     known = (known * mask[0]).astype(np.float32)[None]  # (1, C, T)
-    text = np.asarray(text_emb, dtype=np.float32).reshape(1, -1)
-    if batch == 2:
-        text = np.concatenate([text, model.text.null_embedding(1)])  # (2, 384)
-    known_b = np.repeat(known, batch, axis=0)
-    mask_b = np.repeat(mask, batch, axis=0)
+    prompt = np.asarray(text_emb, dtype=np.float32).reshape(1, -1)  # (1, 384)
+    # Rows: the prompt with the context; the empty prompt with it (cfg); the prompt without.
+    text = np.concatenate([prompt] + [model.text.null_embedding(1)] * cfg + [prompt] * free)
+    batch = len(text)
+    known_b = np.repeat(known, batch, axis=0)  # (batch, C, T)
+    mask_b = np.repeat(mask, batch, axis=0)  # (batch, 1, T)
+    if free:
+        known_b[-1], mask_b[-1] = 0.0, 0.0
     budget_b = np.full((batch,), plan.budget, dtype=np.float32)
     result = WindowResult(latent=known[0])
     t_start = time.perf_counter()
@@ -127,10 +140,13 @@ def sample_window(model: ServedModel, plan: WindowPlan, text_emb: np.ndarray,
         xb = np.repeat(x.astype(np.float32), batch, axis=0)
         sig = np.full((batch,), sigma, dtype=np.float32)
         out = model.denoiser(xb, sig, text, budget_b, known_b, mask_b, n_blocks=k)
-        if batch == 2:  # classifier-free guidance in x0 space
-            out = out[1:] + (out[:1] - out[1:]) * plan.guidance
+        x0 = out[:1]
+        if cfg:  # classifier-free guidance in x0 space
+            x0 = out[1:2] + (out[:1] - out[1:2]) * plan.guidance
+        if free:  # context guidance: away from what the prompt alone would give
+            x0 = x0 + (out[:1] - out[-1:]) * plan.context_guidance
         result.evaluations.append((sigma, k, time.perf_counter() - t0))
-        return out * (1.0 - mask) + known * mask  # context pasted in
+        return x0 * (1.0 - mask) + known * mask  # context pasted in
 
     s = plan.sigmas
     x = rng.standard_normal((1, c, t), dtype=np.float32) * s[0]

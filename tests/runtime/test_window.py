@@ -71,3 +71,52 @@ def test_bad_plans_and_inputs_are_refused(served) -> None:
         sample_window(served, plan, text, known[:3], n)
     with pytest.raises(ValueError, match="n_known"):
         sample_window(served, plan, text, known, known.shape[1])
+
+
+class RecordingModel:
+    """The served model with every denoiser call's inputs and output kept."""
+
+    def __init__(self, served) -> None:
+        self.served, self.calls = served, []
+
+    def __getattr__(self, name: str):
+        return getattr(self.served, name)
+
+    def denoiser(self, *args, **kwargs) -> np.ndarray:
+        out = self.served.denoiser(*args, **kwargs)
+        self.calls.append((args, out))
+        return out
+
+
+def test_context_guidance_extrapolates_away_from_a_pass_without_the_context(served) -> None:
+    text, known, n = window_inputs(served)
+    model = RecordingModel(served)
+    plan = plan_window(served, steps=1, mode="distilled", context_guidance=2.0)
+    assert plan.batch() == 2
+    latent = sample_window(model, plan, text, known, n, seed=1).latent
+    (x, _, texts, _, known_b, mask_b), out = model.calls[0][0][:6], model.calls[0][1]
+    assert len(x) == 2 and np.array_equal(texts[0], texts[1])  # the prompt, twice
+    assert mask_b[0, 0, :n].all() and not mask_b[1].any() and not known_b[1].any()
+    expected = out[0] + 2.0 * (out[0] - out[1])  # one step to sigma 0: the latent is x0
+    np.testing.assert_allclose(latent[:, n:], expected[:, n:], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(latent[:, :n], known[:, :n])
+
+
+def test_context_guidance_adds_one_pass_to_guided_windows_and_none_without_context(
+        served) -> None:
+    text, known, n = window_inputs(served)
+    plain = plan_window(served, steps=2)
+    guided = plan_window(served, steps=2, context_guidance=1.5)
+    assert plain.batch() == 2 and guided.batch() == 3
+    model = RecordingModel(served)
+    with_context = sample_window(model, guided, text, known, n, seed=4).latent
+    assert {len(args[0]) for args, _ in model.calls} == {3}
+    assert not np.allclose(with_context, sample_window(served, plain, text, known, n,
+                                                       seed=4).latent)
+    model.calls.clear()
+    blind = sample_window(model, guided, text, known, 0, seed=4).latent  # nothing to guide by
+    assert {len(args[0]) for args, _ in model.calls} == {2}
+    np.testing.assert_array_equal(blind, sample_window(served, plain, text, known, 0,
+                                                       seed=4).latent)
+    with pytest.raises(ValueError, match="context guidance must be in"):
+        plan_window(served, context_guidance=-1.0)

@@ -87,6 +87,7 @@ class QualityBench:
     # Only what the continuation rows need (the real rows and the model at the default steps,
     # whose clips are the unconditional splice): a larger --n for the continuation verdict.
     continuation_only: bool = False
+    context_guidance: float = 0.0  # the continuation row's (engine.runtime.window)
 
 
 def pick(rows: list[dict], split: str, n: int, seconds: float, seed: int) -> list[dict]:
@@ -105,8 +106,8 @@ def real_audio(model: ServedModel, data: Path, rows: list[dict], seconds: float
 
 
 def render(model: ServedModel, prompts: list[str], bench: QualityBench, steps: int, tmp: Path,
-           label: str, contexts: list[np.ndarray] | None = None
-           ) -> tuple[list[np.ndarray], list[float], int]:
+           label: str, contexts: list[np.ndarray] | None = None,
+           context_guidance: float = 0.0) -> tuple[list[np.ndarray], list[float], int]:
     """Generate one clip per prompt (seed * 1000 + i): audio (C, N), wall times, and how many
     clips diverged (non-finite latents; scored as silence)."""
     from tqdm import tqdm
@@ -122,7 +123,8 @@ def render(model: ServedModel, prompts: list[str], bench: QualityBench, steps: i
         try:
             info = generate(GenerateConfig(prompt=prompt, out=out, seconds=bench.seconds,
                                            steps=steps, guidance=bench.guidance,
-                                           seed=bench.seed * 1000 + i, continue_from=cont),
+                                           seed=bench.seed * 1000 + i, continue_from=cont,
+                                           context_guidance=context_guidance),
                             model)
         except FloatingPointError:  # a broken network (the untrained row) may diverge
             failed += 1
@@ -288,7 +290,7 @@ def continuation(model: ServedModel, bench: QualityBench, captions: list[str],
     cut = int(round(bench.context * model.sample_rate))
     contexts = [a[:, :cut] for a in real]
     continued, walls, failed = render(model, captions, bench, bench.default_steps, tmp,
-                                      "continuation", contexts)
+                                      "continuation", contexts, bench.context_guidance)
     spliced = [splice(c, u) for c, u in zip(contexts, unconditional, strict=True)]
     real_rest = meter.measure([a[:, cut:] for a in real], checks=False)
     given = meter.measure(contexts, checks=False).features  # (N, F) the contexts' features
@@ -308,6 +310,7 @@ def continuation(model: ServedModel, bench: QualityBench, captions: list[str],
     rows[0]["seconds_per_clip"] = float(np.median(walls)) if walls else None
     rows[0]["failed"] = failed
     return {"context_seconds": bench.context, "continued_seconds": bench.seconds - bench.context,
+            "context_guidance": bench.context_guidance,
             "real_seam_jump": float(np.mean(real_jumps)), "rows": rows}
 
 
