@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +33,10 @@ from engine.model.layer_schedule import LayerSchedule, evaluated_sigmas
 
 def parse_curve(spec: str) -> Callable[[float], float]:
     """'B' -> a constant budget; 'SIGMA:NOISY:CLEAN' -> NOISY where sigma >= SIGMA, else CLEAN."""
-    parts = [float(v) for v in spec.split(":")]
+    try:
+        parts = [float(v) for v in spec.split(":")]
+    except ValueError:
+        raise SystemExit(f"curve {spec!r}: give B or SIGMA:NOISY:CLEAN (numbers)") from None
     if len(parts) == 1:
         return lambda sigma: parts[0]
     if len(parts) == 3:
@@ -50,7 +54,9 @@ def main() -> None:
     p.add_argument("--clips", type=int, default=64)
     p.add_argument("--seed", type=int, default=0, help="clip i starts from seed * 100003 + i")
     p.add_argument("--curve", nargs=2, action="append", metavar=("NAME", "SPEC"), required=True)
-    p.add_argument("--out", type=Path, default=Path("budget_curves"))
+    p.add_argument("--out", type=Path,
+                   default=Path(tempfile.gettempdir()) / "presto_l_budget_curves",
+                   help="where curves.json and the exported graphs go")
     a = p.parse_args()
     torch.set_num_threads(1)
     model = load_model(a.run)
