@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from engine.bench.presto_l import load_model
+from engine.edm import classifier_free_guidance
 from engine.edm.precond import EDMPrecond
 from engine.model.layer_schedule import LayerSchedule
 from engine.train.latent_cache import open_latent_cache
@@ -28,13 +29,16 @@ GUIDANCE = 3.0
 
 def guided(model: EDMPrecond, x: torch.Tensor, sigma: float, budget: float, k: int,
            text: torch.Tensor) -> torch.Tensor:
-    """D(null) + g (D(text) - D(null)) at `budget` and k blocks; x (B, C, T)."""
+    """The CFG-3 x0 estimate at `budget` and k blocks; x (B, C, T), text (B, 384)."""
     n = len(x)
-    sig, bud = torch.full((n,), sigma), torch.full((n,), budget)
-    null = model.net.null_text[None].expand(n, -1)
-    d_text = model(x, sig, text_emb=text, budget=bud, n_blocks=k)
-    d_null = model(x, sig, text_emb=null, budget=bud, n_blocks=k)
-    return d_null + GUIDANCE * (d_text - d_null)
+    bud = torch.full((n,), budget)
+    null = model.net.null_text[None].expand(n, -1)  # (B, 384)
+
+    def branch(prompt: torch.Tensor):  # noqa: ANN202
+        return lambda x, s: model(x, torch.full((n,), s), text_emb=prompt, budget=bud,
+                                  n_blocks=k)
+
+    return classifier_free_guidance(branch(text), branch(null), GUIDANCE)(x, sigma)
 
 
 def main() -> None:
