@@ -2,14 +2,14 @@
 
 python run_engine.py [--host 127.0.0.1] [--port 8765] [--model DIR] [--hop 2.0] \
     [--record live.flac] [--control-token T] [--allow-origin ORIGIN] \
-    [--device auto|cpu|cuda] [--threads N] [--log-level info] \
+    [--device auto|cpu|cuda] [--decoder auto|float|int8] [--threads N] [--log-level info] \
     [--midi-in NAME | --midi-virtual NAME] [--midi-out NAME] [--midi-map FILE] [--midi-list]
                                     # the live engine: http://127.0.0.1:8765/, ws://.../ws
 python run_engine.py status         # the model directories shipped in exported/, verified
 python run_engine.py generate --prompt "a slow chorale for strings" --seconds 32 --out a.wav \
     [--model exported/base] [--steps N] [--guidance G] [--budget B] [--seed 0] \
     [--sampler heun|euler|dpmpp_2m] [--continue intro.wav [--context-guidance W]] \
-    [--device auto|cpu|cuda] [--json]
+    [--device auto|cpu|cuda] [--decoder auto|float|int8] [--json]
                                     # render a clip offline (onnxruntime, no torch)
 """
 
@@ -63,6 +63,8 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
                    help="weight of a pass without the context to extrapolate away from "
                    "(continued windows; 0: off, costs one more item per evaluation)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--decoder", choices=["auto", "float", "int8"], default="auto",
+                   help="codec decoder graph (auto: int8 on the CPU when the codec has one)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -77,7 +79,7 @@ def generate(args: argparse.Namespace) -> int:
                          model=args.model, steps=args.steps, guidance=args.guidance,
                          budget=args.budget, seed=args.seed, sampler=args.sampler,
                          continue_from=args.continue_from, device=args.device,
-                         context_guidance=args.context_guidance)
+                         decoder=args.decoder, context_guidance=args.context_guidance)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         try:
@@ -133,6 +135,8 @@ def add_live(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--load", type=float, default=0.5,
                    help="share of a hop's audio time generation may take (0.5 = 2x headroom)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--decoder", choices=["auto", "float", "int8"], default="auto",
+                   help="codec decoder graph (auto: int8 on the CPU when the codec has one)")
     p.add_argument("--threads", type=int, default=0,
                    help="onnxruntime threads (0: this machine's cores)")
     p.add_argument("--log-level", default="info",
@@ -179,7 +183,8 @@ def live(args: argparse.Namespace) -> int:
                               max_steps=args.max_steps, margin_seconds=args.margin,
                               target_load=args.load)
         cfg = ServerConfig(host=args.host, port=args.port, model=args.model,
-                           device=args.device, threads=args.threads, record=args.record,
+                           device=args.device, decoder=args.decoder, threads=args.threads,
+                           record=args.record,
                            control_token=args.control_token,
                            origins=tuple(args.allow_origin), stream=stream)
     except ValueError as error:

@@ -68,6 +68,7 @@ class GenerateConfig:
     context_guidance: float = 0.0  # extrapolate away from the no-context pass (0: off)
     hop_seconds: float = 8.0  # new audio per window once the output exceeds one window
     device: str = "auto"  # auto | cpu | cuda
+    decoder: str = "auto"  # codec decoder: auto (int8 on the CPU when shipped) | float | int8
     threads: int = 0  # onnxruntime intra-op threads; 0 = this machine's cores
 
 
@@ -103,7 +104,7 @@ def generate(cfg: GenerateConfig, model: ServedModel | None = None) -> dict:
     if model is None:
         threads = cfg.threads or len(os.sched_getaffinity(0))
         model = ServedModel.load(cfg.model or default_model(), device=cfg.device,
-                                 threads=threads)
+                                 threads=threads, decoder=cfg.decoder)
     prompt = check_prompt(model, cfg.prompt)
     plan = plan_window(model, steps=cfg.steps, budget=cfg.budget, guidance=cfg.guidance,
                        sampler=cfg.sampler, context_guidance=cfg.context_guidance)
@@ -171,5 +172,6 @@ def generate(cfg: GenerateConfig, model: ServedModel | None = None) -> dict:
         "seed": cfg.seed,
         "windows": windows,
         "provider": model.provider,
+        "decoder": model.codec.decoder_precision,
         "continued_seconds": None if prefix is None else prefix.shape[1] / sr,
     }

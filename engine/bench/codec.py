@@ -21,7 +21,7 @@ import numpy as np
 import soundfile as sf
 
 from engine.bench.metrics import log_mel_l1, mrstft_distance
-from engine.codec.runtime import CodecRuntime
+from engine.codec.runtime import INT8_DECODER, CodecRuntime
 from engine.manifest import load_manifest, save_manifest
 from engine.train.audio_cache import load_audio, read_metadata
 
@@ -110,8 +110,19 @@ def stream(codec: CodecRuntime, latent: np.ndarray, hop: int) -> tuple[np.ndarra
 
 
 def main(bench: CodecBench) -> dict:
+    """Every decoder the model directory has (float, and int8 when made), side by side.
+
+    The top-level figures are those of the decoder serving picks on the CPU ("auto");
+    ``decoders`` holds each decoder's own.
+    """
     codec = CodecRuntime(bench.model, device="cpu", threads=2)
     cfg, manifest = codec.cfg, codec.manifest
+    decoders = {codec.decoder_precision: codec}
+    has_int8 = INT8_DECODER in manifest["files"]
+    for precision in ("float", "int8") if has_int8 else ("float",):
+        if precision not in decoders:
+            decoders[precision] = CodecRuntime(bench.model, device="cpu", threads=2,
+                                               decoder=precision)
     sr, block = cfg.sample_rate, cfg.samples_per_latent
     bench.out.mkdir(parents=True, exist_ok=True)
     clips = load_clips(bench, sr, cfg.channels, block)
@@ -120,21 +131,28 @@ def main(bench: CodecBench) -> dict:
     keep = -(cfg.n_fft - cfg.hop)  # leave out the codec's last (tail-completed) samples
     rows = []
     for k, (name, x) in enumerate(clips):
-        rec = codec.decode(codec.encode(x[None]))[0]
-        gl = griffin_lim(x, sr, cfg.n_fft, cfg.hop, cfg.n_mels)
+        latent = codec.encode(x[None])
+        outputs = {f"codec_{p}": c.decode(latent)[0] for p, c in decoders.items()}
+        outputs["codec"] = outputs[f"codec_{codec.decoder_precision}"]
+        outputs["griffin_lim"] = griffin_lim(x, sr, cfg.n_fft, cfg.hop, cfg.n_mels)
         row = {"clip": name, "seconds": x.shape[1] / sr}
-        for label, y in (("codec", rec), ("griffin_lim", gl)):
+        for label, y in outputs.items():
             row[f"{label}_mel_l1"] = log_mel_l1(
                 y[:, :keep], x[:, :keep], sr, cfg.n_fft, cfg.hop, cfg.n_mels
             )
             row[f"{label}_mrstft"] = mrstft_distance(y[:, :keep], x[:, :keep])["total"]
         rows.append(row)
         if k < 4:  # listening pack
-            for label, y in (("original", x), ("codec", rec), ("griffin_lim", gl)):
+            pack = {"original": x, "codec": outputs["codec"]}  # codec: the served decoder
+            if len(decoders) > 1:
+                pack |= {f"codec_{p}": outputs[f"codec_{p}"] for p in decoders}
+            pack["griffin_lim"] = outputs["griffin_lim"]
+            for label, y in pack.items():
                 sf.write(bench.out / f"{k:02d}_{label}.wav", y.T, sr, subtype="PCM_16")
             spectrogram_png(
                 bench.out / f"{k:02d}_spectrogram.png",
-                {"original": x, "codec": rec, "Griffin-Lim (32 it)": gl},
+                {"original": x, **{f"codec ({p})": outputs[f"codec_{p}"] for p in decoders},
+                 "Griffin-Lim (32 it)": outputs["griffin_lim"]},
                 sr,
             )
 
@@ -143,36 +161,43 @@ def main(bench: CodecBench) -> dict:
     audio = np.concatenate([x for _, x in clips], axis=-1)
     audio = np.tile(audio, (1, -(-n32 * block // audio.shape[-1])))[:, : n32 * block]
     latent = codec.encode(audio[None])  # (1, D, 689)
-    t32 = time_decode(codec, latent, bench.runs)
-    whole = codec.decode(latent)
-    hop_frames = int(round(2 * cfg.latent_rate))  # 2 s hops, as the live engine
-    streamed, step_times = stream(codec, latent, hop_frames)
-    seam = np.abs(streamed - whole).max()
     audio_s = n32 * block / sr
+    hop_frames = int(round(2 * cfg.latent_rate))  # 2 s hops, as the live engine
     sizes = {name: f["bytes"] for name, f in manifest["files"].items()}
-
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k not in ("clip",)}
+    per_decoder = {}
+    for precision, runtime in decoders.items():
+        t32 = time_decode(runtime, latent, bench.runs)
+        streamed, step_times = stream(runtime, latent, hop_frames)
+        seam = np.abs(streamed - runtime.decode(latent)).max()
+        per_decoder[precision] = {
+            "codec_mel_l1": mean[f"codec_{precision}_mel_l1"],
+            "codec_mrstft": mean[f"codec_{precision}_mrstft"],
+            "decode_32s_ms": 1000 * t32,
+            "decode_x_realtime": audio_s / t32,
+            "stream_hop_ms_median": 1000 * float(np.median(step_times[1:] or step_times)),
+            "stream_vs_whole_max_abs": float(seam),
+            "decoder_mb": sizes[INT8_DECODER if precision == "int8" else "decoder.onnx"] / 1e6,
+        }
+    served = per_decoder[codec.decoder_precision]
     results = {
         "model": str(bench.model),
         "split": bench.split,
         "clips": len(rows),
         "clip_seconds": mean["seconds"],
-        "codec_mel_l1": mean["codec_mel_l1"],
+        "decoder": codec.decoder_precision,
+        **{k: served[k] for k in ("codec_mel_l1", "codec_mrstft")},
         "griffin_lim_mel_l1": mean["griffin_lim_mel_l1"],
-        "codec_mrstft": mean["codec_mrstft"],
         "griffin_lim_mrstft": mean["griffin_lim_mrstft"],
-        "decode_32s_ms": 1000 * t32,
-        "decode_x_realtime": audio_s / t32,
-        "stream_hop_ms_median": 1000 * float(np.median(step_times[1:] or step_times)),
+        **{k: v for k, v in served.items() if k not in ("codec_mel_l1", "codec_mrstft")},
         "stream_hop_frames": hop_frames,
         "stream_lookback_frames": codec.lookback,
-        "stream_vs_whole_max_abs": float(seam),
         "compression_ratio": cfg.compression_ratio,
         "latent_rate_hz": cfg.latent_rate,
         "model_mb": sum(sizes.values()) / 1e6,
-        "decoder_mb": sizes.get("decoder.onnx", 0) / 1e6,
         "provider": codec.providers[0],
         "threads": 2,
+        "decoders": per_decoder,
         "per_clip": rows,
     }
     table = markdown(results)
@@ -188,27 +213,35 @@ def main(bench: CodecBench) -> dict:
 
 def markdown(r: dict) -> str:
     better = lambda a, b: "yes" if a < b else "no"  # noqa: E731
+    names = list(r["decoders"])
+    d = r["decoders"]
+    head = " | ".join(f"codec ({p}{', served' if p == r['decoder'] else ''})" for p in names)
     lines = [
         f"# Codec benchmark ({r['clips']} {r['split']} clips, {r['clip_seconds']:.1f} s mean)",
         "",
-        "| metric | codec | Griffin-Lim (32 it) | codec better |",
-        "|---|---|---|---|",
-        f"| log-mel L1 | {r['codec_mel_l1']:.4f} | {r['griffin_lim_mel_l1']:.4f} | "
+        f"| metric | {head} | Griffin-Lim (32 it) | served codec better |",
+        "|---|" + "---|" * (len(names) + 2),
+        "| log-mel L1 | " + " | ".join(f"{d[p]['codec_mel_l1']:.4f}" for p in names)
+        + f" | {r['griffin_lim_mel_l1']:.4f} | "
         f"{better(r['codec_mel_l1'], r['griffin_lim_mel_l1'])} |",
-        f"| multi-res STFT distance | {r['codec_mrstft']:.4f} | {r['griffin_lim_mrstft']:.4f} | "
+        "| multi-res STFT distance | " + " | ".join(f"{d[p]['codec_mrstft']:.4f}" for p in names)
+        + f" | {r['griffin_lim_mrstft']:.4f} | "
         f"{better(r['codec_mrstft'], r['griffin_lim_mrstft'])} |",
         "",
-        "| speed and size | value |",
-        "|---|---|",
-        f"| decode 32 s (ONNX + numpy iSTFT, {r['provider']}, {r['threads']} threads) "
-        f"| {r['decode_32s_ms']:.1f} ms ({r['decode_x_realtime']:.0f}x real time) |",
+        f"| speed and size | {' | '.join(names)} |",
+        "|---|" + "---|" * len(names),
+        f"| decode 32 s (ONNX + numpy iSTFT, {r['provider']}, {r['threads']} threads) | "
+        + " | ".join(f"{d[p]['decode_32s_ms']:.1f} ms ({d[p]['decode_x_realtime']:.0f}x real "
+                     "time)" for p in names) + " |",
         f"| streaming step: {r['stream_hop_frames']} new + {r['stream_lookback_frames']} "
-        f"look-back latent frames | {r['stream_hop_ms_median']:.1f} ms |",
-        f"| streamed vs whole-clip decode, max abs diff | {r['stream_vs_whole_max_abs']:.2e} |",
-        f"| compression (audio samples per latent number) | {r['compression_ratio']:.0f}x |",
-        f"| latent rate | {r['latent_rate_hz']:.2f} Hz |",
-        f"| model size (encoder + decoder ONNX) | {r['model_mb']:.1f} MB "
-        f"(decoder {r['decoder_mb']:.1f} MB) |",
+        "look-back latent frames | "
+        + " | ".join(f"{d[p]['stream_hop_ms_median']:.1f} ms" for p in names) + " |",
+        "| streamed vs whole-clip decode, max abs diff | "
+        + " | ".join(f"{d[p]['stream_vs_whole_max_abs']:.2e}" for p in names) + " |",
+        "| decoder size | " + " | ".join(f"{d[p]['decoder_mb']:.1f} MB" for p in names) + " |",
+        "",
+        f"Compression {r['compression_ratio']:.0f}x (audio samples per latent number), latent "
+        f"rate {r['latent_rate_hz']:.2f} Hz, model files {r['model_mb']:.1f} MB in all.",
         "",
     ]
     return "\n".join(lines)

@@ -1,12 +1,13 @@
 """Speed bench: text to waveform for each served model, onnxruntime vs PyTorch, side by side.
 
-    python -m engine.bench speed --models exported/base exported/presto-s \
-        [--seconds 32] [--repeats 3] [--threads 2] [--steps N] [--budgets 1.0 0.6] [--torch] \
-        [--out reports/speed]
+    python -m engine.bench speed --models exported/base exported/presto-ls \
+        [--seconds 32] [--repeats 3] [--threads 2] [--steps N | --distilled-steps N] \
+        [--budgets 1.0 0.6] [--decoders float int8] [--torch] [--out reports/speed]
 
 For every model directory, in one run on one machine: wall time and real-time factor
 of one `--seconds` clip (one window: text embedding, the model's default steps and
-budget or those given, one row per --budgets value, decode), time per stage (text,
+budget or those given, one row per --budgets value, decode with the codec decoder
+graph serving picks, or one row per --decoders value), time per stage (text,
 each network evaluation, decode), network evaluations and blocks run, and peak
 resident memory. Each measurement runs in its own fresh process so that peak memory
 belongs to that model and backend alone.
@@ -40,12 +41,12 @@ def _peak_rss_mb() -> float:
 
 
 def _onnx_worker(model_dir: Path, seconds: float, repeats: int, threads: int,
-                 steps: int | None, budget: float | None) -> dict:
+                 steps: int | None, budget: float | None, decoder: str = "auto") -> dict:
     from engine.runtime.model import ServedModel
     from engine.runtime.window import plan_window, sample_window
 
     t0 = time.perf_counter()
-    model = ServedModel.load(model_dir, threads=threads)
+    model = ServedModel.load(model_dir, threads=threads, decoder=decoder)
     load = time.perf_counter() - t0
     plan = plan_window(model, steps=steps, budget=budget)
     frames = int(np.ceil(seconds * model.latent_rate))
@@ -65,11 +66,11 @@ def _onnx_worker(model_dir: Path, seconds: float, repeats: int, threads: int,
                          "evaluations": [s for _, _, s in result.evaluations],
                          "blocks": [k for _, k, _ in result.evaluations]})
     audio_s = audio.shape[-1] / model.sample_rate
-    return _summary(runs, audio_s, load, plan, model.provider)
+    return _summary(runs, audio_s, load, plan, model.provider, model.codec.decoder_precision)
 
 
 def _torch_worker(model_dir: Path, seconds: float, repeats: int, threads: int,
-                  steps: int | None, budget: float | None) -> dict:
+                  steps: int | None, budget: float | None, decoder: str = "auto") -> dict:
     import torch
 
     from engine.edm.samplers import SAMPLERS
@@ -80,7 +81,7 @@ def _torch_worker(model_dir: Path, seconds: float, repeats: int, threads: int,
 
     torch.set_num_threads(threads)
     t0 = time.perf_counter()
-    served = ServedModel.load(model_dir, threads=threads)  # plan, schedule and codec decode
+    served = ServedModel.load(model_dir, threads=threads, decoder=decoder)  # plan, codec
     run = Path(served.manifest["training"]["run"])
     denoiser, _, _ = load_run(run)
     encoder = shared_prompt_encoder()
@@ -134,14 +135,16 @@ def _torch_worker(model_dir: Path, seconds: float, repeats: int, threads: int,
                 runs.append({"total": total, "text": t_text, "decode": t_decode,
                              "evaluations": evals, "blocks": blocks})
     audio_s = audio.shape[-1] / served.sample_rate
-    return _summary(runs, audio_s, load, plan, "torch-cpu")
+    return _summary(runs, audio_s, load, plan, "torch-cpu", served.codec.decoder_precision)
 
 
-def _summary(runs: list[dict], audio_s: float, load: float, plan, provider: str) -> dict:  # noqa: ANN001
+def _summary(runs: list[dict], audio_s: float, load: float, plan, provider: str,  # noqa: ANN001
+             decoder: str) -> dict:
     total = float(np.median([r["total"] for r in runs]))
     evals = np.array([r["evaluations"] for r in runs])  # (repeats, evaluations)
     return {
         "provider": provider,
+        "decoder": decoder,
         "mode": plan.mode,
         "steps": plan.steps,
         "budget": plan.budget,
@@ -163,11 +166,12 @@ def _summary(runs: list[dict], audio_s: float, load: float, plan, provider: str)
 
 
 def measure(model_dir: Path, backend: str, seconds: float, repeats: int, threads: int,
-            steps: int | None, budget: float | None = None) -> dict:
+            steps: int | None, budget: float | None = None, decoder: str = "auto") -> dict:
     """Run one measurement in a fresh interpreter; returns its summary (or an `error`).
-    steps / budget: None keeps the model's defaults."""
+    steps / budget: None keeps the model's defaults; decoder: the codec decoder graph."""
     args = {"model": str(model_dir), "backend": backend, "seconds": seconds,
-            "repeats": repeats, "threads": threads, "steps": steps, "budget": budget}
+            "repeats": repeats, "threads": threads, "steps": steps, "budget": budget,
+            "decoder": decoder}
     cmd = [sys.executable, "-m", "engine.bench.speed", "--worker", json.dumps(args)]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[2])
     if result.returncode != 0:
@@ -178,25 +182,31 @@ def measure(model_dir: Path, backend: str, seconds: float, repeats: int, threads
 def write_report(rows: list[dict], out: Path, meta: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    base = next((r for r in rows if r.get("backend") == "onnxruntime" and "error" not in r), None)
+    firsts = {}  # decoder -> the first onnxruntime row decoding with it
+    for r in rows:
+        if r.get("backend") == "onnxruntime" and "error" not in r:
+            firsts.setdefault(r["decoder"], r)
     lines = [
         "# Speed: text to waveform, one clip per run (median of repeats)",
         "",
         f"{meta['machine']}; {meta['threads']} threads; {meta['seconds']} s clips; "
         f"`{meta['command']}`",
         "",
-        "| model | backend | mode | steps | budget | evals (batch) | mean blocks | text ms | "
-        "per eval ms | decode ms | total s | x real time | speed-up vs first | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | backend | decoder | mode | steps | budget | evals (batch) | mean blocks | "
+        "text ms | per eval ms | decode ms | total s | x real time | speed-up vs first "
+        "(same decoder) | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['backend']} | error: {r['error']} |"
-                         + " |" * 11)
+            lines.append(f"| {r['model']} | {r['backend']} | {r.get('decoder', '?')} | "
+                         f"error: {r['error']} |" + " |" * 11)
             continue
-        speedup = base["total_seconds"] / r["total_seconds"] if base else float("nan")
+        first = firsts.get(r["decoder"])
+        speedup = first["total_seconds"] / r["total_seconds"] if first else float("nan")
         lines.append(
-            f"| {r['model']} | {r['backend']} | {r['mode']} | {r['steps']} | {r['budget']} | "
+            f"| {r['model']} | {r['backend']} | {r['decoder']} | {r['mode']} | {r['steps']} | "
+            f"{r['budget']} | "
             f"{r['evaluations']} ({r['batch_per_evaluation']}) | "
             f"{np.mean(r['blocks']):.1f} | {1e3 * r['text_seconds']:.1f} | "
             f"{np.mean(r['evaluation_ms']):.1f} | {1e3 * r['decode_seconds']:.1f} | "
@@ -205,6 +215,16 @@ def write_report(rows: list[dict], out: Path, meta: dict) -> None:
     lines += ["", "Peak RSS is the whole process (Python, onnxruntime or torch, the text encoder, "
               "codec and DiT), measured in a fresh process per row."]
     (out / "results.md").write_text("\n".join(lines) + "\n")
+
+
+def _is_distilled(model_dir: Path) -> bool:
+    """Whether a model directory's manifest samples it the Presto-S way (an unreadable
+    manifest is left to the worker to report)."""
+    try:
+        manifest = json.loads((Path(model_dir) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return manifest.get("sampling", {}).get("mode") == "distilled"
 
 
 def _cli_args(argv: list[str] | None) -> list[str]:
@@ -218,6 +238,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=None, help="override every model's steps")
+    parser.add_argument("--distilled-steps", type=int, default=None,
+                        help="override the steps of distilled (Presto-S/LS) models only, so "
+                        "the base keeps its own (e.g. 32 guided) in the same run")
+    parser.add_argument("--decoders", nargs="+", choices=["auto", "float", "int8"],
+                        default=["auto"], help="codec decoder graphs to time, one row each "
+                        "(auto: what serving picks)")
     parser.add_argument("--budgets", type=float, nargs="+", default=None,
                         help="layer budgets to time every model at, one row each (default: "
                         "each model's own)")
@@ -239,19 +265,26 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         w = json.loads(args.worker)
         fn = _onnx_worker if w["backend"] == "onnxruntime" else _torch_worker
         print(json.dumps(fn(Path(w["model"]), w["seconds"], w["repeats"], w["threads"],
-                            w["steps"], w["budget"])))
+                            w["steps"], w["budget"], w.get("decoder", "auto"))))
         return 0
     if not args.models:
         raise SystemExit("python -m engine.bench speed: --models DIR [DIR ...] is required")
+    if args.steps is not None and args.distilled_steps is not None:
+        raise SystemExit("python -m engine.bench speed: give --steps or --distilled-steps, "
+                         "not both")
     from tqdm import tqdm
 
     backends = ["onnxruntime", "torch"] if args.torch else ["onnxruntime"]
     budgets = args.budgets or [None]
-    jobs = [(m, budget, b) for m in args.models for budget in budgets for b in backends]
+    jobs = [(m, budget, d, b) for m in args.models for budget in budgets
+            for d in args.decoders for b in backends]
     rows = []
-    for model_dir, budget, backend in tqdm(jobs, desc="speed", unit="run"):
-        row = measure(model_dir, backend, args.seconds, args.repeats, args.threads, args.steps,
-                      budget)
+    for model_dir, budget, decoder, backend in tqdm(jobs, desc="speed", unit="run"):
+        steps = args.steps
+        if args.distilled_steps is not None and _is_distilled(model_dir):
+            steps = args.distilled_steps
+        row = measure(model_dir, backend, args.seconds, args.repeats, args.threads, steps,
+                      budget, decoder)
         rows.append({"model": model_dir.name, "backend": backend, **row})
     meta = {"machine": f"{platform.processor() or platform.machine()}, "
                        f"{len(os.sched_getaffinity(0))} cores",

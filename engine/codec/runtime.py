@@ -20,6 +20,7 @@ chunk completes it. The concatenated stream equals ``decode`` of the whole laten
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,10 @@ import onnxruntime as ort
 
 from engine.codec import spectral
 from engine.codec.config import CodecConfig
-from engine.manifest import load_manifest
+from engine.manifest import ManifestError, load_manifest
+
+INT8_DECODER = "decoder_int8.onnx"  # optional: engine.export.decoder_int8 writes it
+DECODERS = ("auto", "float", "int8")
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,11 @@ def select_providers(device: str = "auto") -> list[str]:
 
 
 class CodecRuntime:
-    def __init__(self, model_dir: str | Path, device: str = "auto", threads: int = 2) -> None:
+    """decoder: "float" (decoder.onnx), "int8" (decoder_int8.onnx, made for the CPU
+    provider) or "auto": int8 when the directory has it and sessions run on the CPU."""
+
+    def __init__(self, model_dir: str | Path, device: str = "auto", threads: int = 2,
+                 decoder: str = "auto") -> None:
         self.model_dir = Path(model_dir)
         self.manifest = load_manifest(self.model_dir, kind="codec")
         self.cfg = CodecConfig.from_dict(self.manifest["config"])
@@ -54,23 +62,47 @@ class CodecRuntime:
         self.latent_mean = np.asarray(stats["mean"], dtype=np.float32)[None, :, None]
         self.latent_std = np.asarray(stats["std"], dtype=np.float32)[None, :, None]
         self.lookback = int(self.manifest["decoder_lookback_latent_frames"])
+        self.threads = threads
+        providers = select_providers(device)
+        self.encoder = self._session_at(self.model_dir / "encoder.onnx", providers)
+        self.providers = self.encoder.get_providers()
+        self.decoder_precision = self._decoder_precision(decoder)
+        name = INT8_DECODER if self.decoder_precision == "int8" else "decoder.onnx"
+        self.decoder = self._session_at(self.model_dir / name, providers)
+
+    def _decoder_precision(self, decoder: str) -> str:
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder {decoder!r}: expected one of {', '.join(DECODERS)}")
+        has_int8 = INT8_DECODER in self.manifest["files"]
+        if decoder == "int8" and not has_int8:
+            raise ManifestError(f"{self.model_dir} has no {INT8_DECODER}: make one with "
+                                "python -m engine.export decoder-int8, or use decoder 'float'")
+        if decoder == "auto":
+            on_cpu = self.providers[0] == "CPUExecutionProvider"
+            return "int8" if has_int8 and on_cpu else "float"
+        return decoder
+
+    def _session_at(self, path: Path, providers: list[str] | None = None) -> ort.InferenceSession:
         so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
+        so.intra_op_num_threads = self.threads
         so.inter_op_num_threads = 1
         so.log_severity_level = 3
-        providers = select_providers(device)
-        self.encoder = self._session("encoder.onnx", so, providers)
-        self.decoder = self._session("decoder.onnx", so, providers)
-        self.providers = self.decoder.get_providers()
-
-    def _session(self, name: str, so: ort.SessionOptions, providers: list[str]):
         # onnxruntime falls back to the CPU provider when CUDA's libraries or device are
         # missing, logging errors on the way; silence those (fatal only) while probing.
         ort.set_default_logger_severity(4)
         try:
-            return ort.InferenceSession(str(self.model_dir / name), so, providers=providers)
+            return ort.InferenceSession(str(path), so,
+                                        providers=providers or ["CPUExecutionProvider"])
         finally:
             ort.set_default_logger_severity(2)
+
+    def with_decoder_file(self, path: Path, precision: str) -> CodecRuntime:
+        """The same codec decoding through another decoder graph (e.g. a candidate int8
+        file not yet in the manifest), on the CPU provider."""
+        other = copy.copy(self)
+        other.decoder = self._session_at(Path(path))
+        other.decoder_precision = precision
+        return other
 
     # --- input checks -------------------------------------------------------------------
     def _check(self, x: np.ndarray, what: str, dim: int, shape: str) -> None:

@@ -3,6 +3,7 @@
     python -m engine.export codec --run /root/presto-data/runs/codec --out exported/codec
     python -m engine.export text --out exported/text
     python -m engine.export model --run /root/presto-data/runs/base --out exported/base
+    python -m engine.export decoder-int8 --codec exported/codec --cache LATENTS
 
 Adding a model = one function below that adds its subparser and sets ``func``;
 then list it in COMMANDS.
@@ -72,7 +73,25 @@ def model(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-COMMANDS = (codec, text, model)
+def decoder_int8(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("decoder-int8", help="codec dir -> decoder_int8.onnx (static int8, "
+                                            "calibrated on a latent cache) for the CPU")
+    p.add_argument("--codec", type=Path, default=Path("exported/codec"), help="codec dir")
+    p.add_argument("--cache", type=Path, required=True,
+                   help="latent cache (engine.train base --cache) of the codec's latents")
+    p.add_argument("--crops", type=int, default=32, help="calibration windows (train split)")
+    p.add_argument("--frames", type=int, default=344, help="latent frames per window")
+    p.add_argument("--seed", type=int, default=0)
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.export.decoder_int8 import main
+
+        main(a.codec, a.cache, a.crops, a.frames, a.seed)
+
+    p.set_defaults(func=run)
+
+
+COMMANDS = (codec, text, model, decoder_int8)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -120,11 +120,14 @@ class ServedModel:
     @classmethod
     def load(cls, model_dir: Path | str, device: str = "auto", threads: int = 2,
              sample_rate: int | None = None, channels: int | None = None,
-             text_dir: Path | None = None, codec_dir: Path | None = None) -> ServedModel:
+             text_dir: Path | None = None, codec_dir: Path | None = None,
+             decoder: str = "auto") -> ServedModel:
         """Check and open a model directory; ManifestError names any file that is wrong.
 
         sample_rate / channels: what the caller expects (None: accept the model's);
         a model that differs is refused. text_dir / codec_dir override the manifest's.
+        decoder: the codec decoder graph, "auto" (int8 on the CPU when the codec has
+        one), "float" or "int8" (engine.codec.runtime).
         """
         import time
 
@@ -147,7 +150,7 @@ class ServedModel:
         null = model_dir / "null_text.npy"
         text.set_null_embedding(np.load(null))
         codec_path = _resolve(model_dir, manifest, "codec", codec_dir)
-        codec = CodecRuntime(codec_path, device=dev.name, threads=threads)
+        codec = CodecRuntime(codec_path, device=dev.name, threads=threads, decoder=decoder)
         _check_codec(model_dir, manifest, codec)
         if codec.cfg.latent_dim != dit.latent_channels:
             raise ManifestError(f"{codec_path} makes {codec.cfg.latent_dim}-channel latents, "

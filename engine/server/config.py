@@ -19,6 +19,7 @@ class ServerConfig:
     port: int = 8765  # 0 = any free port (logged)
     model: Path | None = None  # exported model dir; None = engine.generate.default_model()
     device: str = "auto"  # auto | cpu | cuda
+    decoder: str = "auto"  # codec decoder: auto (int8 on the CPU when shipped) | float | int8
     threads: int = 0  # onnxruntime intra-op threads; 0 = this machine's cores
     record: Path | None = None  # FLAC file the stream is recorded to
     control_token: str | None = None  # required for control and playback when set

@@ -48,12 +48,14 @@ def serve(cfg: ServerConfig, midi=None) -> int:
         return _fail(_missing_model(model_dir))
     threads = cfg.threads or len(os.sched_getaffinity(0))
     try:
-        model = ServedModel.load(model_dir, device=cfg.device, threads=threads)
+        model = ServedModel.load(model_dir, device=cfg.device, threads=threads,
+                                 decoder=cfg.decoder)
     except (ManifestError, FileNotFoundError, ValueError) as error:
         return _fail(f"the model in {model_dir} was refused: {error}")
-    log.info("presto-live: model %s (%s, %s) from %s, loaded in %.2f s on %s with %d threads",
-             model.name, model.defaults.mode, model.manifest.get("training_kind", "?"),
-             model_dir, model.load_seconds, model.provider, threads)
+    log.info("presto-live: model %s (%s, %s) from %s, loaded in %.2f s on %s with %d threads, "
+             "%s codec decoder", model.name, model.defaults.mode,
+             model.manifest.get("training_kind", "?"), model_dir, model.load_seconds,
+             model.provider, threads, model.codec.decoder_precision)
     try:
         engine = StreamEngine(model, cfg.stream)
         recorder = (FlacRecorder(cfg.record, model.sample_rate, model.channels)

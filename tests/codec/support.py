@@ -67,3 +67,13 @@ def exported_model(tmp_factory) -> Path:
 
         _cache["model"] = main(trained_run(tmp_factory), tmp_factory.mktemp("model"))
     return _cache["model"]
+
+
+def tone_latents(codec, seeds: range, seconds: float = 2.0) -> list[np.ndarray]:  # noqa: ANN001
+    """Normalised latents (1, D, L) of tone() audio through a CodecRuntime's encoder: the
+    kind of latents a codec trained on this corpus sees (e.g. to calibrate an int8 decoder)."""
+    out = []
+    for seed in seeds:
+        audio = np.ascontiguousarray(tone(seconds, 180.0 + 20 * seed, 1, seed).T[None])
+        out.append(codec.normalize(codec.encode(audio)))
+    return out

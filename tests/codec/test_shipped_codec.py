@@ -55,3 +55,15 @@ def test_shipped_codec_names_the_expected_shape_for_wrong_input(codec):
         codec.encode(np.zeros((1, 2, 4096), np.float32))
     with pytest.raises(ValueError, match=r"\(batch, 32, frames\)"):
         codec.decode(np.zeros((1, 16, 10), np.float32))
+
+
+def test_shipped_int8_decoder_is_served_on_the_cpu_and_sounds_like_the_float_one(codec):
+    from engine.export.decoder_int8 import MAX_LOG_MAG_ERROR, log_mag_error
+
+    assert codec.decoder_precision == "int8"  # the shipped codec has decoder_int8.onnx
+    floats = CodecRuntime(SHIPPED, device="cpu", decoder="float")
+    latent = codec.encode(_tone(4.0))
+    error = log_mag_error(floats.spectra(latent), codec.spectra(latent))
+    assert error < MAX_LOG_MAG_ERROR
+    recorded = codec.manifest["decoder_int8"]
+    assert recorded["held_out_log_mag_error"] < recorded["log_mag_error_limit"]
