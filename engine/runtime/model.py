@@ -1,6 +1,6 @@
 """A served model directory: text encoder + DiT graphs + codec, checked and loaded. No torch.
 
-    model = ServedModel.load("exported/presto-s")        # device "auto": CUDA if it works
+    model = ServedModel.load("exported/presto-ls")       # device "auto": CUDA if it works
     emb = model.text.embed(["a slow chorale"])             # (1, 384)
     x0 = model.denoiser(x, sigma, emb, budget, known, mask, n_blocks=k)   # (B, C, T)
     pcm = model.codec.decode(model.codec.denormalize(latent))            # (B, 1, T * 2048)
@@ -31,6 +31,7 @@ from engine.manifest import ManifestError, latent_stats_digest, load_manifest
 from engine.model.config import DiTConfig
 from engine.model.layer_schedule import LayerSchedule
 from engine.model.runner import SplitDenoiser
+from engine.runtime.backend import Denoiser
 from engine.runtime.sessions import Device, select_device
 from engine.text.encoder import TextEncoder
 
@@ -83,7 +84,7 @@ class ServedModel:
     defaults: SamplingDefaults
     schedule: LayerSchedule
     text: TextEncoder
-    denoiser: SplitDenoiser
+    denoiser: Denoiser  # onnxruntime's per-block graphs (engine.runtime.backend)
     codec: CodecRuntime
     device: Device
     load_seconds: float = 0.0
