@@ -203,6 +203,11 @@ def presto_s_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dmd-norm", choices=DMD_NORMS, default=None,
                    help="scale of the DMD direction: per sample (DMD2) or one for the batch (the "
                    "preset's)")
+    p.add_argument("--gen-steps", type=int, nargs="+", default=None,
+                   help="step counts whose schedule levels the generator trains at (default: "
+                   "the preset's 1 2 4 8; e.g. 2 to specialise it to 2-step sampling)")
+    p.add_argument("--fd-steps", type=int, nargs="+", default=None,
+                   help="step counts the FD probe samples at (default: the preset's 1 2 4 8)")
     p.add_argument("--no-audio-fd", action="store_true",
                    help="measure FD along training on latent statistics only")
     p.add_argument("--device", default="cpu", choices=DEVICE_CHOICES,
@@ -217,10 +222,12 @@ def presto_s_run(a: argparse.Namespace, presto_l: Path | None,
 
     classifier = None if a.no_audio_fd else (a.classifier or DEFAULT_CLASSIFIER)
     overrides = {name: getattr(a, name) for name in OVERRIDES}  # flags named as the fields
+    steps = {"gen_steps": tuple(a.gen_steps) if a.gen_steps else None,
+             "fd_steps": tuple(a.fd_steps) if a.fd_steps else None}
     return PrestoSRun(a.teacher, a.out, preset=a.preset, resume=a.resume, minutes=a.minutes,
                       presto_l=presto_l, ablation=a.ablation, cache=a.cache, threads=a.threads,
                       classifier=classifier, codec=a.codec, device=a.device,
-                      from_presto_s=from_presto_s, **overrides)
+                      from_presto_s=from_presto_s, **steps, **overrides)
 
 
 def presto_s(sub: argparse._SubParsersAction) -> None:

@@ -115,6 +115,26 @@ class PrestoSRun:
     # generator, plus the Presto-L run's change to the teacher, starts the generator, and
     # whose fake score and critic start theirs (`from_presto_s`)
     from_presto_s: Path | None = None
+    # step counts whose schedule levels the generator is trained at (its inputs; default:
+    # the preset's 1, 2, 4, 8): e.g. (2,) specialises it to 2-step sampling
+    gen_steps: tuple[int, ...] | None = None
+    fd_steps: tuple[int, ...] | None = None  # step counts the FD probe samples at
+
+
+def step_overrides(cfg: PrestoSConfig, run: PrestoSRun) -> PrestoSConfig:
+    """cfg with --gen-steps / --fd-steps applied; SystemExit for a bad request."""
+    if run.gen_steps is not None:
+        if cfg.noise_gen.kind != "schedule":
+            raise SystemExit(f"--gen-steps needs generator inputs on the inference schedule; "
+                             f"this run draws them as {cfg.noise_gen.kind!r} (--ablation?)")
+        if not run.gen_steps or min(run.gen_steps) < 1:
+            raise SystemExit(f"--gen-steps must be step counts >= 1, got {list(run.gen_steps)}")
+        cfg = replace(cfg, noise_gen=replace(cfg.noise_gen, steps=tuple(run.gen_steps)))
+    if run.fd_steps is not None:
+        if not run.fd_steps or min(run.fd_steps) < 1:
+            raise SystemExit(f"--fd-steps must be step counts >= 1, got {list(run.fd_steps)}")
+        cfg = replace(cfg, fd_steps=tuple(run.fd_steps))
+    return cfg
 
 
 def from_presto_s(run: PrestoSRun, teacher: EDMPrecond, meta: dict, presto_l: dict
@@ -198,7 +218,8 @@ def main(run: PrestoSRun) -> Path:
     elif ckpt_path.exists():
         raise SystemExit(f"{ckpt_path} exists: pass --resume or choose another --out")
     overrides = {name: getattr(run, name) for name in OVERRIDES}
-    cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    cfg = step_overrides(replace(cfg, **{k: v for k, v in overrides.items() if v is not None}),
+                         run)
     if run.presto_l is None and run.from_presto_s is not None:
         raise SystemExit("--from-presto-s is a Presto-LS start: pass --presto-l too")
     if run.presto_l is None and cfg.fake_by_budget:

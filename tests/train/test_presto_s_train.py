@@ -579,6 +579,28 @@ def test_cli_runs_an_ablation(teacher, tmp_path) -> None:
     assert cfg.noise_gen.steps == (4,) and cfg.noise_gan.kind == "grid"
 
 
+def test_cli_specialises_the_generator_to_a_step_count(teacher, tmp_path) -> None:
+    cli(["presto-s", "--teacher", str(teacher), "--out", str(tmp_path), "--preset", "micro",
+         "--steps", "1", "--threads", "1", "--gen-steps", "2", "--fd-steps", "2", "4"])
+    cfg = PrestoSConfig.from_dict(torch.load(tmp_path / "checkpoint.pt",
+                                             weights_only=False)["presto_s"])
+    assert cfg.noise_gen.kind == "schedule" and cfg.noise_gen.steps == (2,)
+    assert cfg.fd_steps == (2, 4)
+    paths = sample_paths(cfg.noise_gen, 64, torch.Generator().manual_seed(0))
+    two_step = tuple(float(v) for v in distilled_sigmas(2)[:-1])  # every input a 2-step level
+    assert {p for p in paths} == {two_step[:1], two_step}
+
+
+def test_step_requests_that_cannot_work_are_refused(teacher, tmp_path) -> None:
+    with pytest.raises(SystemExit, match="inference schedule"):
+        main(PrestoSRun(teacher, tmp_path / "a", "micro", threads=1, ablation="gen-train",
+                        gen_steps=(2,)))
+    with pytest.raises(SystemExit, match="step counts >= 1"):
+        main(PrestoSRun(teacher, tmp_path / "b", "micro", threads=1, gen_steps=(0,)))
+    with pytest.raises(SystemExit, match="--fd-steps"):
+        main(PrestoSRun(teacher, tmp_path / "c", "micro", threads=1, fd_steps=()))
+
+
 def test_config_round_trips_and_rejects_bad_values() -> None:
     cfg = ablation(get_preset("tiny"), "discrete").with_teacher(-0.5, 1.2)
     assert PrestoSConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
