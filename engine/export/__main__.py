@@ -85,8 +85,12 @@ def decoder_int8(sub: argparse._SubParsersAction) -> None:
 
     def run(a: argparse.Namespace) -> None:
         from engine.export.decoder_int8 import main
+        from engine.manifest import ManifestError
 
-        main(a.codec, a.cache, a.crops, a.frames, a.seed)
+        try:
+            main(a.codec, a.cache, a.crops, a.frames, a.seed)
+        except (ValueError, ManifestError, FileNotFoundError) as error:
+            raise SystemExit(f"decoder-int8: {error}") from None
 
     p.set_defaults(func=run)
 

@@ -43,6 +43,9 @@ def cache_windows(
     """Random normalised latent windows (1, D, frames) from a latent cache's split."""
     from engine.train.latent_cache import open_latent_cache
 
+    if not (Path(cache_dir) / "index.json").is_file():
+        raise ValueError(f"{cache_dir} is not a latent cache (no index.json): pass the one "
+                         "the diffusion models trained on (engine.train base --cache)")
     cache = open_latent_cache(Path(cache_dir))
     ids = cache.splits[split]
     ids = ids[cache.frames[ids] >= frames]
@@ -169,6 +172,7 @@ def _decode_ms(floats: CodecRuntime, ints: CodecRuntime, frames: int,
 
 
 def main(codec_dir: Path, cache_dir: Path, crops: int, frames: int, seed: int) -> dict:
+    load_manifest(codec_dir, kind="codec")  # a bad codec dir is named before any work
     calibration = cache_windows(cache_dir, "train", crops, frames, seed)
     held_out = cache_windows(cache_dir, "valid", max(4, crops // 4), frames, seed + 1)
     entry = quantize_decoder(codec_dir, calibration, held_out, provenance={

@@ -97,3 +97,14 @@ def test_an_altered_int8_decoder_is_refused_by_name(int8_codec: Path, tmp_path: 
         CodecRuntime(model, device="cpu")
     manifest = json.loads((model / "manifest.json").read_text())
     assert INT8_DECODER in manifest["files"]
+
+
+def test_the_command_names_a_missing_cache_or_codec_without_a_traceback(
+    codec_model: Path, tmp_path: Path
+) -> None:
+    from engine.export.__main__ import main as cli
+
+    with pytest.raises(SystemExit, match=r"decoder-int8: .*not a latent cache"):
+        cli(["decoder-int8", "--codec", str(codec_model), "--cache", str(tmp_path / "none")])
+    with pytest.raises(SystemExit, match=r"decoder-int8: .*manifest\.json is missing"):
+        cli(["decoder-int8", "--codec", str(tmp_path), "--cache", str(tmp_path)])
