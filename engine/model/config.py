@@ -23,8 +23,12 @@ class DiTConfig:
     # inputs. 1.0 (the default) keeps models trained before this field loadable as they were.
     text_scale: float = 1.0
     # Presto-L: which blocks run at layer count k (engine.model.layer_schedule.route):
-    # "reroute" (blocks 0..k-2, then the last) or "early_exit" (blocks 0..k-1, the ASE baseline).
+    # "reroute" (blocks 0..k-2, then the last), "early_exit" (blocks 0..k-1, the ASE
+    # baseline) or "ranked" (the blocks that matter least at the noise level dropped first).
     exit_mode: str = "reroute"
+    # ranked only: ((sigma_edge, (block, ...)), ...) drop orders by noise band
+    # (engine.model.layer_schedule.DropOrder; measured by engine.train block-order)
+    drop_order: tuple = ()
 
     def __post_init__(self) -> None:
         if self.width % self.heads:
@@ -33,8 +37,14 @@ class DiTConfig:
             raise ValueError(f"head size {self.width // self.heads} must be even for rotary")
         if self.depth < 1 or self.patch < 1 or self.latent_channels < 1:
             raise ValueError("depth, patch and latent_channels must be >= 1")
-        if self.exit_mode not in ("reroute", "early_exit"):
-            raise ValueError(f"exit_mode must be 'reroute' or 'early_exit', got {self.exit_mode!r}")
+        from engine.model.layer_schedule import EXIT_MODES, check_drop_order
+
+        if self.exit_mode not in EXIT_MODES:
+            raise ValueError(f"exit_mode must be one of {EXIT_MODES}, got {self.exit_mode!r}")
+        if self.exit_mode == "ranked":  # JSON lists -> tuples (frozen: set through object)
+            object.__setattr__(self, "drop_order", check_drop_order(self.depth, self.drop_order))
+        elif self.drop_order:
+            raise ValueError(f"drop_order is for exit_mode 'ranked', not {self.exit_mode!r}")
 
     @property
     def in_channels(self) -> int:

@@ -162,10 +162,24 @@ class DiT(nn.Module):
         nn.init.zeros_(self.final.linear.bias)
         nn.init.zeros_(self.null_text)
 
-    def route(self, n_blocks: int | None = None) -> list[int]:
+    def route(self, n_blocks: int | None = None, sigma: float | None = None) -> list[int]:
         """Block indices run for a layer count k under cfg.exit_mode (Presto-L reroute:
-        0..k-2, then the last; early exit: 0..k-1). See engine.model.layer_schedule."""
-        return route(self.cfg.depth, n_blocks, self.cfg.exit_mode)
+        0..k-2, then the last; early exit: 0..k-1; ranked: by sigma's band's drop order).
+        See engine.model.layer_schedule."""
+        return route(self.cfg.depth, n_blocks, self.cfg.exit_mode, sigma, self.cfg.drop_order)
+
+    def run_blocks(self, h: torch.Tensor, c: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                   routes: list[list[int]]) -> torch.Tensor:
+        """h (B, L, D) through the blocks, row r through routes[r] only (in network order):
+        each block runs once, on the rows whose route has it."""
+        for i, block in enumerate(self.blocks):
+            rows = [r for r, blocks in enumerate(routes) if i in blocks]
+            if len(rows) == len(routes):
+                h = block(h, c, cos, sin)  # (B, L, D)
+            elif rows:
+                idx = torch.tensor(rows, device=h.device)
+                h = h.index_copy(0, idx, block(h[idx], c[idx], cos, sin))  # (B, L, D)
+        return h
 
     def drop_text(self, text_emb: torch.Tensor, p: float,
                   generator: torch.Generator | None = None) -> torch.Tensor:
@@ -233,6 +247,10 @@ class DiT(nn.Module):
         self.check_inputs(x, c_noise, text_emb, budget, known, mask)
         h, c, c_final = self.embed(x, c_noise, text_emb, budget, known, mask)  # (B,L,D), (B,D) x2
         cos, sin = self.rope(h)  # (L, Dh/2) each
-        for i in self.route(n_blocks):
-            h = self.blocks[i](h, c, cos, sin)  # (B, L, D)
+        if self.cfg.exit_mode == "ranked":  # the route depends on each row's noise level
+            sigmas = torch.exp(4.0 * c_noise.detach().float()).tolist()  # c_noise = ln(sigma)/4
+            h = self.run_blocks(h, c, cos, sin, [self.route(n_blocks, s) for s in sigmas])
+        else:
+            for i in self.route(n_blocks):
+                h = self.blocks[i](h, c, cos, sin)  # (B, L, D)
         return self.head(h, c_final, x.shape[2])  # (B, C, T)

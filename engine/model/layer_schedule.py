@@ -26,10 +26,13 @@ Properties (tested in tests/model/test_layer_schedule.py):
   for tilt < 2), and floor keeps both orders.
 
 Which blocks run for a k is `route(depth, k, exit_mode)`: "reroute" (Presto-L:
-blocks 0..k-2, then the last block, then the final layer) or "early_exit" (the
-ASE-style baseline: blocks 0..k-1, then straight to the final layer). Both run
-k blocks, so one schedule prices both. No torch import: the serving runtime and
-the deadline governor use this module.
+blocks 0..k-2, then the last block, then the final layer), "early_exit" (the
+ASE-style baseline: blocks 0..k-1, then straight to the final layer) or "ranked"
+(the last block always runs; the depth - k blocks dropped are the first ones of a
+measured drop order for the noise band sigma is in: the blocks whose removal changes
+the full network's output least there, engine.train.block_order). All run k blocks,
+so one schedule prices them all. No torch import: the serving runtime and the
+deadline governor use this module.
 """
 
 from __future__ import annotations
@@ -40,15 +43,49 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-EXIT_MODES = ("reroute", "early_exit")
+EXIT_MODES = ("reroute", "early_exit", "ranked")
+# ranked routes: ((sigma_edge, order), ...), edges descending and the last 0.0: a noise
+# level sigma belongs to the first band with sigma >= edge; order lists blocks 0..depth-2,
+# the first dropped first.
+DropOrder = tuple[tuple[float, tuple[int, ...]], ...]
 
 
-def route(depth: int, n_blocks: int | None, exit_mode: str = "reroute") -> list[int]:
+def check_drop_order(depth: int, drop_order: object) -> DropOrder:
+    """drop_order (e.g. lists read from JSON) as a DropOrder; ValueError naming the fault."""
+    try:
+        bands = tuple((float(edge), tuple(int(i) for i in order)) for edge, order in drop_order)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"drop_order must be [[sigma_edge, [block, ...]], ...], got "
+                         f"{drop_order!r}") from e
+    if not bands:
+        raise ValueError("a ranked route needs a drop_order (engine.train block-order)")
+    edges = [edge for edge, _ in bands]
+    if edges != sorted(edges, reverse=True) or len(set(edges)) != len(edges) or edges[-1] != 0:
+        raise ValueError(f"drop_order sigma edges must fall strictly and end at 0, got {edges}")
+    for edge, order in bands:
+        if sorted(order) != list(range(depth - 1)):
+            raise ValueError(f"drop_order band sigma >= {edge:g}: {list(order)} is not an order "
+                             f"of blocks 0..{depth - 2} (the last block always runs)")
+    return bands
+
+
+def band_order(drop_order: DropOrder, sigma: float) -> tuple[int, ...]:
+    """The drop order of the band that noise level sigma falls in."""
+    for edge, order in drop_order:
+        if sigma >= edge:
+            return order
+    return drop_order[-1][1]
+
+
+def route(depth: int, n_blocks: int | None, exit_mode: str = "reroute",
+          sigma: float | None = None, drop_order: DropOrder = ()) -> list[int]:
     """Block indices run for layer count k = n_blocks (None = all) under exit_mode.
 
     reroute: [0, .., k-2, depth-1] (the last block always runs: it and the final
     layer see hidden states of the statistics they were trained on).
     early_exit: [0, .., k-1] (the ASE baseline: leave after block k-1).
+    ranked: every block but the first depth - k of sigma's band in drop_order, in
+    network order (the last block is never dropped); needs sigma when k < depth.
     """
     k = depth if n_blocks is None else int(n_blocks)
     if not 1 <= k <= depth:
@@ -57,6 +94,13 @@ def route(depth: int, n_blocks: int | None, exit_mode: str = "reroute") -> list[
         return [*range(k - 1), depth - 1]
     if exit_mode == "early_exit":
         return list(range(k))
+    if exit_mode == "ranked":
+        if k == depth:
+            return list(range(depth))
+        if sigma is None:
+            raise ValueError("a ranked route depends on the noise level: pass sigma")
+        dropped = set(band_order(drop_order, float(sigma))[: depth - k])
+        return [i for i in range(depth) if i not in dropped]
     raise ValueError(f"unknown exit_mode {exit_mode!r}; choose one of {EXIT_MODES}")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from engine.model.layer_schedule import route
+from engine.model.layer_schedule import DropOrder, check_drop_order, route
 from engine.runtime.sessions import session_options
 
 INPUT_NAMES = ("x", "sigma", "text_emb", "budget", "known", "mask")
@@ -59,8 +59,9 @@ class MonolithicDenoiser:
 class SplitDenoiser:
     """embed.onnx + block_{i}.onnx + final.onnx in `model_dir`; k chosen per call.
 
-    exit_mode: which blocks a layer count runs ("reroute" or "early_exit"); None reads
-    it from the dit_config.json that export_split writes (reroute if there is none).
+    exit_mode: which blocks a layer count runs ("reroute", "early_exit" or "ranked"); None
+    reads it from the dit_config.json that export_split writes (reroute if there is none),
+    as the ranked drop order always is.
     io_binding: pass the hidden state (B, L, D) and conditioning from graph to graph as
     onnxruntime values on the sessions' device instead of numpy arrays, so on a GPU
     they stay there between blocks and only x0 comes back; None = on when the first
@@ -73,10 +74,12 @@ class SplitDenoiser:
                  io_binding: bool | None = None) -> None:
         model_dir = Path(model_dir)
         config = model_dir / "dit_config.json"
-        if exit_mode is None and config.exists():
-            exit_mode = json.loads(config.read_text()).get("exit_mode", "reroute")
-        self.exit_mode = exit_mode or "reroute"
+        saved = json.loads(config.read_text()) if config.exists() else {}
+        self.exit_mode = exit_mode or saved.get("exit_mode", "reroute")
         self.depth = len(list(model_dir.glob("block_*.onnx")))
+        self.drop_order: DropOrder = ()
+        if self.exit_mode == "ranked":
+            self.drop_order = check_drop_order(self.depth, saved.get("drop_order", ()))
         if self.depth == 0:
             raise FileNotFoundError(f"no block_*.onnx graphs in {model_dir}")
         self.embed = cpu_session(model_dir / "embed.onnx", threads, spin, providers)
@@ -87,18 +90,24 @@ class SplitDenoiser:
         self.io_binding = on_cuda if io_binding is None else io_binding
         self.device = "cuda" if on_cuda else "cpu"  # where bound values live
 
-    def route(self, n_blocks: int | None) -> list[int]:
+    def route(self, n_blocks: int | None, sigma: float | None = None) -> list[int]:
         """Same rule as DiT.route (engine.model.layer_schedule.route)."""
-        return route(self.depth, n_blocks, self.exit_mode)
+        return route(self.depth, n_blocks, self.exit_mode, sigma, self.drop_order)
 
     def __call__(self, x: np.ndarray, sigma: np.ndarray, text_emb: np.ndarray,
                  budget: np.ndarray, known: np.ndarray, mask: np.ndarray,
                  n_blocks: int | None = None) -> np.ndarray:
         feeds = _feeds(x, sigma, text_emb, budget, known, mask)
+        blocks = self.route(n_blocks, float(feeds["sigma"][0]))
+        if self.exit_mode == "ranked" and n_blocks is not None:
+            routes = [self.route(n_blocks, float(s)) for s in feeds["sigma"]]
+            if any(r != blocks for r in routes):  # rows in different noise bands: one by one
+                return np.concatenate([self(*(v[r : r + 1] for v in feeds.values()),
+                                            n_blocks=n_blocks) for r in range(len(routes))])
         if self.io_binding:
-            return self._bound(feeds, self.route(n_blocks))
+            return self._bound(feeds, blocks)
         h, c, c_final = self.embed.run(None, feeds)  # (B, L, D), (B, D), (B, D)
-        for i in self.route(n_blocks):
+        for i in blocks:
             h = self.blocks[i].run(None, {"h": h, "c": c})[0]  # (B, L, D)
         return self.final.run(None, {"h": h, "c_final": c_final, "x": feeds["x"],
                                      "sigma": feeds["sigma"]})[0]  # (B, C, T)

@@ -5,7 +5,8 @@
     python -m engine.train base --data /root/presto-data/corpus \
         --codec /root/presto-data/runs/codec --out /root/presto-data/runs/base --preset tiny
     python -m engine.train presto-l --teacher /root/presto-data/runs/base \
-        --out /root/presto-data/runs/presto-l [--baseline ase] [--resume] [--steps N]
+        --out /root/presto-data/runs/presto-l [--baseline ase | --drop-order ORDER.json]
+    python -m engine.train block-order --teacher /root/presto-data/runs/base --out ORDER.json
     python -m engine.train classifier --data /root/presto-data/corpus \
         --out /root/presto-data/runs/classifier [--minutes 6] [--resume]
     python -m engine.train presto-s --teacher /root/presto-data/runs/base \
@@ -140,13 +141,16 @@ def presto_l(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--denoise", type=float, default=None,
                    help="weight of the denoising (data) loss (preset's: 1); 0 distils from the "
                         "teacher alone, so the full-depth student stays the teacher")
+    p.add_argument("--drop-order", type=Path, default=None,
+                   help="ranked Presto-L: drop the blocks this block-order file ranks least "
+                        "important at each noise band first (engine.train block-order)")
 
     def run(a: argparse.Namespace) -> None:
         from engine.train.presto_l import PrestoLRun, main
 
         main(PrestoLRun(a.teacher, a.out, a.preset, a.resume, a.steps, a.baseline, a.cache,
                         a.minutes, a.threads, a.device, a.init, a.guided_teacher, a.lr,
-                        a.denoise))
+                        a.denoise, a.drop_order))
 
     p.set_defaults(func=run)
 
@@ -434,7 +438,29 @@ def subset_cache(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-COMMANDS = (codec, base, presto_l, presto_s, presto_ls, presto_s_snapshots, classifier,
+def block_order(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("block-order", help="rank a base run's blocks per noise band by how "
+                                           "little dropping them changes its output")
+    p.add_argument("--teacher", type=Path, required=True, help="base run dir (checkpoint.pt)")
+    p.add_argument("--cache", type=Path, default=None, help="latent cache (the teacher's)")
+    p.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    p.add_argument("--edges", type=float, nargs="+", default=[10.0, 1.5, 0.0],
+                   help="noise-band lower edges (0 is added)")
+    p.add_argument("--sigmas", type=float, nargs="+", default=[20.0, 3.0, 0.5, 0.1],
+                   help="probe noise levels (each band needs one)")
+    p.add_argument("--clips", type=int, default=12, help="valid windows probed")
+    p.add_argument("--frames", type=int, default=172, help="latent frames per window")
+    p.add_argument("--threads", type=int, default=1)
+
+    def run(a: argparse.Namespace) -> None:
+        from engine.train.block_order import main
+
+        main(a.teacher, a.cache, a.out, a.edges, a.sigmas, a.clips, a.frames, a.threads)
+
+    p.set_defaults(func=run)
+
+
+COMMANDS = (codec, base, presto_l, block_order, presto_s, presto_ls, presto_s_snapshots, classifier,
             import_base, import_codec, slim, subset_cache, pack_cache, unpack_cache, pack_audio,
             unpack_audio)
 

@@ -89,6 +89,18 @@ class PrestoLRun:
     guided_teacher: float | None = None  # guided self-teacher weight (default: the preset's)
     lr: float | None = None  # peak learning rate (default: the preset's)
     denoise: float | None = None  # denoising-loss weight (default: the preset's, 1)
+    # ranked Presto-L: a JSON drop order (engine.train block-order) whose least important
+    # blocks are dropped first instead of the reroute's blocks k-1..depth-2
+    drop_order: Path | None = None
+
+
+def read_drop_order(path: Path) -> tuple:
+    """The drop order in an engine.train block-order JSON file; SystemExit if unusable."""
+    try:
+        return tuple(tuple(band) for band in json.loads(Path(path).read_text())["drop_order"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SystemExit(f"--drop-order {path}: not a block-order file ({e}); make one with "
+                         "python -m engine.train block-order") from None
 
 
 def load_teacher(run_dir: Path) -> tuple[EDMPrecond, dict]:
@@ -124,6 +136,15 @@ def ragged_forward(model: EDMPrecond, x: torch.Tensor, sigma: torch.Tensor, k: n
     """
     net = model.net
     depth = net.cfg.depth
+    if net.cfg.exit_mode == "ranked":  # routes depend on sigma too: each block on its rows
+        c_skip, c_out, c_in, c_noise = edm_coefficients(sigma.to(x.dtype), model.sigma_data)
+        h, c, c_final = net.embed(x * c_in[:, None, None], c_noise, text_emb, budget, known,
+                                  mask)  # (B, L, D), (B, D), (B, D)
+        cos, sin = net.rope(h)  # (L, Dh/2) each
+        routes = [net.route(int(kk), s) for kk, s in zip(k, sigma.tolist(), strict=True)]
+        h = net.run_blocks(h, c, cos, sin, routes)  # (B, L, D)
+        f = net.head(h, c_final, x.shape[2])  # (B, C, T)
+        return x * c_skip[:, None, None] + f * c_out[:, None, None]
     tail = [depth - 1] if net.cfg.exit_mode == "reroute" else []
     for kk in np.unique(k):  # the same blocks as DiT.route, or fail loudly if that rule changes
         if net.route(int(kk)) != [*range(int(kk) - len(tail)), *tail]:
@@ -248,6 +269,8 @@ def init_weights(init_run: Path, teacher_meta: dict, cfg: PrestoLConfig
     if other.exit_mode != cfg.exit_mode:
         raise SystemExit(f"--init {init_run} was fine-tuned with exit mode {other.exit_mode}, "
                          f"this run uses {cfg.exit_mode}")
+    if other.drop_order != cfg.drop_order:
+        raise SystemExit(f"--init {init_run} was fine-tuned with another drop order")
     depth = BaseTrainConfig.from_dict(state["train_config"]).dit.depth
     if state["schedule"] != cfg.schedule(depth).to_dict():
         raise SystemExit(f"--init {init_run} has another layer schedule: {state['schedule']}")
@@ -260,7 +283,8 @@ def init_weights(init_run: Path, teacher_meta: dict, cfg: PrestoLConfig
 def student_configs(teacher_meta: dict, cfg: PrestoLConfig, steps: int) -> BaseTrainConfig:
     """The teacher's training config with the student's DiT exit mode and fine-tune settings."""
     base = BaseTrainConfig.from_dict(teacher_meta["train_config"])
-    return replace(base, dit=replace(base.dit, exit_mode=cfg.exit_mode), steps=steps, lr=cfg.lr,
+    dit = replace(base.dit, exit_mode=cfg.exit_mode, drop_order=cfg.drop_order)
+    return replace(base, dit=dit, steps=steps, lr=cfg.lr,
                    warmup=cfg.warmup, lr_final=cfg.lr_final, ema_decay=cfg.ema_decay,
                    batch=cfg.batch or base.batch, seed=cfg.seed,
                    sigma_data=teacher_meta["sigma_data"])
@@ -272,6 +296,10 @@ def main(run: PrestoLRun) -> Path:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise SystemExit("engine.train presto-l runs as one process (no torchrun/DDP yet)")
     cfg = replace(get_preset(run.preset), exit_mode=BASELINES[run.baseline])
+    if run.drop_order is not None:
+        if run.baseline is not None:
+            raise SystemExit("--drop-order is for Presto-L, not the ASE baseline")
+        cfg = replace(cfg, exit_mode="ranked", drop_order=read_drop_order(run.drop_order))
     run.out.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path, val_path = (
         run.out / n for n in ("checkpoint.pt", "losses.jsonl", "valid.jsonl"))

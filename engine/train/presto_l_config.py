@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from engine.model.layer_schedule import LayerSchedule
+from engine.model.layer_schedule import EXIT_MODES, LayerSchedule
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,10 @@ class PrestoLConfig:
     ema_decay: float = 0.999  # EMA of the student's weights; what sampling and the bench use
     batch: int | None = None  # None: the teacher's batch
     # --- Presto-L ---
-    exit_mode: str = "reroute"  # "reroute" (Presto-L) or "early_exit" (the ASE baseline)
+    # "reroute" (Presto-L), "early_exit" (the ASE baseline) or "ranked" (Presto-L dropping
+    # the blocks that matter least at each noise band first: drop_order)
+    exit_mode: str = "reroute"
+    drop_order: tuple = ()  # ranked: engine.model.layer_schedule.DropOrder (block-order)
     b_min: float = 0.25  # budgets are drawn uniformly from [b_min, 1] per sample ...
     # ... except this fraction, which gets exactly b = 1 (all blocks): the teacher only ever
     # saw b = 1, and without these rows the full-depth model drifts (a 4-block toy, 200
@@ -54,8 +57,13 @@ class PrestoLConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.exit_mode not in ("reroute", "early_exit"):
-            raise ValueError(f"exit_mode must be 'reroute' or 'early_exit', got {self.exit_mode!r}")
+        if self.exit_mode not in EXIT_MODES:
+            raise ValueError(f"exit_mode must be one of {EXIT_MODES}, got {self.exit_mode!r}")
+        if (self.exit_mode == "ranked") != bool(self.drop_order):
+            raise ValueError("a drop_order goes with exit_mode 'ranked' and only with it")
+        if self.drop_order:  # JSON lists -> tuples; the depth is checked by DiTConfig
+            object.__setattr__(self, "drop_order", tuple(
+                (float(edge), tuple(int(i) for i in order)) for edge, order in self.drop_order))
         if not 0.0 <= self.b_min <= 1.0 or not 0.0 <= self.p_full <= 1.0:
             raise ValueError(f"b_min and p_full must be in [0, 1], got {self.b_min}, "
                              f"{self.p_full}")

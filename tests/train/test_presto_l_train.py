@@ -87,15 +87,20 @@ def test_self_teacher_loss_is_zero_at_full_budget_before_training(runs):
     assert student.net.blocks[0].attn.qkv.weight.grad is not None
 
 
-@pytest.mark.parametrize("exit_mode", ["reroute", "early_exit"])
+RANKED = ((10.0, (1, 0, 2)), (0.0, (2, 1, 0)))  # a drop order for the 4-block micro teacher
+
+
+@pytest.mark.parametrize("exit_mode", ["reroute", "early_exit", "ranked"])
 def test_ragged_forward_matches_running_each_sample_at_its_own_depth(runs, exit_mode):
     teacher, _ = load_teacher(runs["base"])
-    net = DiT(replace(teacher.net.cfg, exit_mode=exit_mode))
+    order = RANKED if exit_mode == "ranked" else ()
+    net = DiT(replace(teacher.net.cfg, exit_mode=exit_mode, drop_order=order))
     net.load_state_dict(teacher.net.state_dict())
     model = EDMPrecond(net, teacher.sigma_data).eval()
     g = torch.Generator().manual_seed(0)
     b, c, t = 5, net.cfg.latent_channels, 6
     x, sigma = torch.randn(b, c, t, generator=g), torch.rand(b, generator=g) + 0.1
+    sigma[2] = 30.0  # a row in the ranked order's noisy band
     text, budget = torch.randn(b, 384, generator=g), torch.rand(b, generator=g)
     known, mask = torch.randn(b, c, t, generator=g), torch.zeros(b, 1, t)
     mask[1, :, :3] = 1.0
@@ -145,6 +150,38 @@ def test_cli_trains_the_ase_baseline(runs, tmp_path):
          "--steps", "1", "--baseline", "ase"])
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     assert state["step"] == 1 and state["train_config"]["dit"]["exit_mode"] == "early_exit"
+
+
+def test_block_order_then_a_ranked_fine_tune_from_the_command_line(runs, tmp_path):
+    order_file = tmp_path / "order.json"
+    cli(["block-order", "--teacher", str(runs["base"]), "--out", str(order_file),
+         "--clips", "2", "--frames", "8", "--edges", "5", "--sigmas", "20", "0.5"])
+    found = json.loads(order_file.read_text())
+    assert [edge for edge, _ in found["drop_order"]] == [5.0, 0.0]
+    assert all(sorted(order) == [0, 1, 2] for _, order in found["drop_order"])  # 4 blocks
+    assert len(found["errors_after_each_drop"][0]) == 3
+    cli(["presto-l", "--teacher", str(runs["base"]), "--out", str(tmp_path / "run"),
+         "--preset", "micro", "--steps", "1", "--drop-order", str(order_file)])
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    dit = state["train_config"]["dit"]
+    assert state["step"] == 1 and dit["exit_mode"] == "ranked"
+    assert [[e, list(o)] for e, o in dit["drop_order"]] == found["drop_order"]
+    assert PrestoLConfig.from_dict(state["presto_l"]).exit_mode == "ranked"
+
+
+def test_ranked_requests_that_cannot_work_are_refused(runs, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(SystemExit, match="not a block-order file"):
+        main(PrestoLRun(runs["base"], tmp_path / "a", "micro", steps=1, drop_order=bad))
+    with pytest.raises(SystemExit, match="not the ASE baseline"):
+        main(PrestoLRun(runs["base"], tmp_path / "b", "micro", steps=1, baseline="ase",
+                        drop_order=bad))
+    with pytest.raises(SystemExit, match="no --sigmas value falls in the band"):
+        cli(["block-order", "--teacher", str(runs["base"]), "--out", str(tmp_path / "o.json"),
+             "--edges", "5", "--sigmas", "0.5"])
+    with pytest.raises(ValueError, match="drop_order goes with exit_mode 'ranked'"):
+        PrestoLConfig(drop_order=RANKED)
 
 
 def test_config_round_trips_and_rejects_bad_values():
