@@ -45,6 +45,8 @@ class DiTConfig:
             object.__setattr__(self, "drop_order", check_drop_order(self.depth, self.drop_order))
         elif self.drop_order:
             raise ValueError(f"drop_order is for exit_mode 'ranked', not {self.exit_mode!r}")
+        else:
+            object.__setattr__(self, "drop_order", ())  # [] from JSON
 
     @property
     def in_channels(self) -> int:

@@ -61,9 +61,9 @@ class PrestoLConfig:
             raise ValueError(f"exit_mode must be one of {EXIT_MODES}, got {self.exit_mode!r}")
         if (self.exit_mode == "ranked") != bool(self.drop_order):
             raise ValueError("a drop_order goes with exit_mode 'ranked' and only with it")
-        if self.drop_order:  # JSON lists -> tuples; the depth is checked by DiTConfig
-            object.__setattr__(self, "drop_order", tuple(
-                (float(edge), tuple(int(i) for i in order)) for edge, order in self.drop_order))
+        # JSON lists -> tuples (the depth is checked by DiTConfig)
+        object.__setattr__(self, "drop_order", tuple(
+            (float(edge), tuple(int(i) for i in order)) for edge, order in self.drop_order))
         if not 0.0 <= self.b_min <= 1.0 or not 0.0 <= self.p_full <= 1.0:
             raise ValueError(f"b_min and p_full must be in [0, 1], got {self.b_min}, "
                              f"{self.p_full}")
