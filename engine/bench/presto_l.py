@@ -1,4 +1,4 @@
-"""Presto-L benchmark: base vs Presto-L (reroute) vs ASE-style early exit, budget by budget.
+"""Presto-L benchmark: base vs Presto-L (reroute or ranked) vs ASE-style early exit, by budget.
 
     python -m engine.bench presto-l --base /root/presto-data/runs/base \
         --presto-l /root/presto-data/runs/presto-l --ase /root/presto-data/runs/ase \
@@ -57,8 +57,7 @@ from engine.train.base_config import BaseTrainConfig
 from engine.train.latent_cache import open_latent_cache
 
 METHODS = ("base", "presto-l", "ase")
-LABELS = {"base": "base (no fine-tune)", "presto-l": "Presto-L (reroute)",
-          "ase": "ASE (early exit)"}
+LABELS = {"base": "base (no fine-tune)", "presto-l": "Presto-L", "ase": "ASE (early exit)"}
 SAMPLER_NAMES = {"heun": "heun", "euler": "euler", "dpmpp2m": "dpmpp_2m", "dpmpp_2m": "dpmpp_2m"}
 
 
@@ -345,7 +344,8 @@ def main(bench: PrestoLBench) -> dict:
                          "depth": depth, "schedule": schedule.to_dict(),
                          "evaluated_sigmas": evaluated_sigmas(sigmas, SAMPLER_NAMES[bench.sampler]),
                          "held_out": len(real.text),
-                         "train_steps": {name: m.meta.get("step") for name, m in models.items()}},
+                         "train_steps": {name: m.meta.get("step") for name, m in models.items()},
+                         "exit_modes": {name: m.cfg.dit.exit_mode for name, m in models.items()}},
               "reference": reference, "rows": rows}
     result["targets"] = targets(rows)
     (bench.out / "presto_l.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -414,6 +414,10 @@ def markdown(result: dict) -> str:
     if steps:
         lines += ["Training steps: " + ", ".join(f"{LABELS[n]} {steps[n]}" for n in METHODS
                                                 if steps.get(n) is not None) + ".", ""]
+    modes = c.get("exit_modes") or {}
+    if modes:
+        lines += ["Routes (exit modes): " + ", ".join(f"{LABELS[n]} {modes[n]}" for n in METHODS
+                                                     if n in modes) + ".", ""]
     t = result.get("targets")
     if t:
         def verdict(ok: bool) -> str:

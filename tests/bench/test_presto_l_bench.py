@@ -114,7 +114,9 @@ def test_bench_runs_end_to_end_and_writes_its_table(tmp_path_factory, tmp_path):
             assert r["block_fraction"] < 1.0
     full = {r["method"]: r for r in result["rows"] if r["budget"] == 1.0}
     assert full["base"]["gflops_per_clip"] == pytest.approx(full["ase"]["gflops_per_clip"])
-    assert "Presto-L (reroute)" in table and "ASE (early exit)" in table
+    assert "| Presto-L |" in table and "ASE (early exit)" in table
+    assert "Routes (exit modes): base (no fine-tune) reroute, Presto-L reroute, ASE (early " \
+        "exit) early_exit." in table
     assert "level offset, all / top bands" in table
     assert "FD classifier" in table and np.isfinite(result["reference"]["fd_classifier"])
     assert result["config"]["held_out"] == 2
