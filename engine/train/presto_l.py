@@ -318,7 +318,10 @@ def main(run: PrestoLRun) -> Path:
 
     teacher, meta = load_teacher(run.teacher)
     teacher.to(device)
-    train = student_configs(meta, cfg, cfg.steps)
+    try:
+        train = student_configs(meta, cfg, cfg.steps)
+    except ValueError as e:  # a drop order made for another depth
+        raise SystemExit(f"--drop-order {run.drop_order}: {e}") from None
     schedule = cfg.schedule(train.dit.depth)
     cache_dir = latent_cache_dir(run.teacher, meta, run.cache)
     cache = open_latent_cache(cache_dir)

@@ -182,6 +182,10 @@ def test_ranked_requests_that_cannot_work_are_refused(runs, tmp_path):
              "--edges", "5", "--sigmas", "0.5"])
     with pytest.raises(ValueError, match="drop_order goes with exit_mode 'ranked'"):
         PrestoLConfig(drop_order=RANKED)
+    deeper = tmp_path / "deeper.json"  # an order for 8 blocks; the micro teacher has 4
+    deeper.write_text(json.dumps({"drop_order": [[0.0, [0, 1, 2, 3, 4, 5, 6]]]}))
+    with pytest.raises(SystemExit, match="not an order of blocks 0..2"):
+        main(PrestoLRun(runs["base"], tmp_path / "c", "micro", steps=1, drop_order=deeper))
 
 
 def test_config_round_trips_and_rejects_bad_values():
