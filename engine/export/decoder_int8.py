@@ -157,18 +157,12 @@ def quantize_decoder(codec_dir: Path, calibration: list[np.ndarray],
 def _decode_ms(floats: CodecRuntime, ints: CodecRuntime, frames: int,
                runs: int = 5) -> dict[str, float]:
     """Median ms to decode `frames` latent frames (about 32 s) to audio, float vs int8."""
+    from engine.bench.codec import time_decode
+
     latent = np.random.default_rng(0).standard_normal((1, floats.cfg.latent_dim, frames))
     latent = floats.denormalize(latent.astype(np.float32)).astype(np.float32)
-    out = {}
-    for name, runtime in (("float", floats), ("int8", ints)):
-        runtime.decode(latent)  # warm-up
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            runtime.decode(latent)
-            times.append(time.perf_counter() - t0)
-        out[name] = round(float(np.median(times)) * 1e3, 1)
-    return out
+    return {name: round(time_decode(runtime, latent, runs) * 1e3, 1)
+            for name, runtime in (("float", floats), ("int8", ints))}
 
 
 def main(codec_dir: Path, cache_dir: Path, crops: int, frames: int, seed: int) -> dict:

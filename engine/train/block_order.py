@@ -23,23 +23,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.edm.precond import EDMPrecond, edm_coefficients
+from engine.edm.precond import EDMPrecond
 from engine.model.layer_schedule import check_drop_order
+from engine.train.presto_l import load_teacher, routed_forward
 
 
 @torch.no_grad()
 def denoise_with(model: EDMPrecond, blocks: list[int], x: torch.Tensor, sigma: float,
                  text: torch.Tensor) -> torch.Tensor:
     """D(x, sigma) (B, C, T) running only `blocks` (network order), nothing known."""
-    net = model.net
     s = torch.full((x.shape[0],), sigma)  # (B,)
-    c_skip, c_out, c_in, c_noise = edm_coefficients(s, model.sigma_data)
     zeros = torch.zeros_like(x)
-    h, c, c_final = net.embed(x * c_in[:, None, None], c_noise, text, torch.ones_like(s), zeros,
-                              zeros[:, :1])  # (B, L, D), (B, D), (B, D)
-    cos, sin = net.rope(h)
-    h = net.run_blocks(h, c, cos, sin, [blocks] * x.shape[0])
-    return x * c_skip[:, None, None] + net.head(h, c_final, x.shape[2]) * c_out[:, None, None]
+    return routed_forward(model, x, s, [blocks] * x.shape[0], text, torch.ones_like(s), zeros,
+                          zeros[:, :1])
 
 
 def rank_band(model: EDMPrecond, x0: torch.Tensor, text: torch.Tensor, sigmas: list[float],
@@ -72,7 +68,6 @@ def rank_band(model: EDMPrecond, x0: torch.Tensor, text: torch.Tensor, sigmas: l
 def main(teacher_dir: Path, cache_dir: Path | None, out: Path, edges: list[float],
          sigmas: list[float], clips: int, frames: int, threads: int = 1) -> dict:
     from engine.train.latent_cache import open_latent_cache
-    from engine.train.presto_l import load_teacher
     from engine.train.teacher import latent_cache_dir
 
     torch.set_num_threads(threads)

@@ -123,6 +123,21 @@ def masked_mean(err: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (err * unknown).sum() / unknown.sum().clamp_min(1.0)
 
 
+def routed_forward(model: EDMPrecond, x: torch.Tensor, sigma: torch.Tensor,
+                   routes: list[list[int]], text_emb: torch.Tensor, budget: torch.Tensor,
+                   known: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """D(x, sigma) (B, C, T) with row r through the blocks routes[r] only (network order);
+    x, known (B, C, T), sigma, budget (B,), text_emb (B, 384), mask (B, 1, T)."""
+    net = model.net
+    c_skip, c_out, c_in, c_noise = edm_coefficients(sigma.to(x.dtype), model.sigma_data)
+    h, c, c_final = net.embed(x * c_in[:, None, None], c_noise, text_emb, budget, known,
+                              mask)  # (B, L, D), (B, D), (B, D)
+    cos, sin = net.rope(h)  # (L, Dh/2) each
+    h = net.run_blocks(h, c, cos, sin, routes)  # (B, L, D)
+    f = net.head(h, c_final, x.shape[2])  # (B, C, T)
+    return x * c_skip[:, None, None] + f * c_out[:, None, None]
+
+
 def ragged_forward(model: EDMPrecond, x: torch.Tensor, sigma: torch.Tensor, k: np.ndarray,
                    text_emb: torch.Tensor, budget: torch.Tensor, known: torch.Tensor,
                    mask: torch.Tensor) -> torch.Tensor:
@@ -137,14 +152,8 @@ def ragged_forward(model: EDMPrecond, x: torch.Tensor, sigma: torch.Tensor, k: n
     net = model.net
     depth = net.cfg.depth
     if net.cfg.exit_mode == "ranked":  # routes depend on sigma too: each block on its rows
-        c_skip, c_out, c_in, c_noise = edm_coefficients(sigma.to(x.dtype), model.sigma_data)
-        h, c, c_final = net.embed(x * c_in[:, None, None], c_noise, text_emb, budget, known,
-                                  mask)  # (B, L, D), (B, D), (B, D)
-        cos, sin = net.rope(h)  # (L, Dh/2) each
         routes = [net.route(int(kk), s) for kk, s in zip(k, sigma.tolist(), strict=True)]
-        h = net.run_blocks(h, c, cos, sin, routes)  # (B, L, D)
-        f = net.head(h, c_final, x.shape[2])  # (B, C, T)
-        return x * c_skip[:, None, None] + f * c_out[:, None, None]
+        return routed_forward(model, x, sigma, routes, text_emb, budget, known, mask)
     tail = [depth - 1] if net.cfg.exit_mode == "reroute" else []
     for kk in np.unique(k):  # the same blocks as DiT.route, or fail loudly if that rule changes
         if net.route(int(kk)) != [*range(int(kk) - len(tail)), *tail]:
