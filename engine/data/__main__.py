@@ -2,6 +2,7 @@
 
 python -m engine.data build --out data/corpus --hours 20 --workers 2
 python -m engine.data build --out data/corpus --hours 20 --workers 2   # resumes
+python -m engine.data build --out data/eval --limit 3400 --splits test   # test works only
 python -m engine.data stats data/corpus
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from engine.data.build import BuildConfig, BuildError, build
 from engine.data.render import DEFAULT_SOUNDFONT, RendererUnavailable
 from engine.data.stats import corpus_stats, format_stats, plot_stats
+from engine.data.works import SPLITS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--out", type=Path, required=True, help="corpus directory (created/resumed)")
     b.add_argument("--limit", type=int, default=None, help="at most this many works")
     b.add_argument("--hours", type=float, default=None, help="stop at this many hours of audio")
+    b.add_argument("--splits", nargs="+", choices=SPLITS, default=None,
+                   help="render only works of these splits (after --limit), e.g. test for an "
+                   "evaluation machine; a later build without it into the same DIR adds the rest")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     b.add_argument("--renders-per-work", type=int, default=2)
@@ -62,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         limit=args.limit,
         hours=args.hours,
+        splits=tuple(args.splits) if args.splits else None,
         workers=args.workers,
         renders_per_work=args.renders_per_work,
         channels=args.channels,

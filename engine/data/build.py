@@ -53,6 +53,7 @@ class BuildConfig:
     seed: int = 0  # (*) decides work order, orchestration, tempo, transposition, captions
     limit: int | None = None  # at most this many works (first in seeded order)
     hours: float | None = None  # stop once the included works reach this much audio
+    splits: tuple[str, ...] | None = None  # render only works of these splits (None: all)
     workers: int = 2
     renders_per_work: int = 2  # (*) distinct renders of each work
     clip_seconds: float = 32.0  # (*) clips are at most this long
@@ -272,11 +273,19 @@ def _save_done(cfg: BuildConfig, work: Work, result: WorkResult) -> None:
 
 
 def ordered_works(cfg: BuildConfig) -> list[Work]:
-    """All works in the seeded build order, cut to --limit."""
+    """All works in the seeded build order, cut to --limit, then to --splits.
+
+    The split filter comes after the limit, so `--limit N --splits test` renders exactly the test
+    works of the full `--limit N` build (same clips, same captions): an evaluation machine needs
+    only those, 5 % of the rendering.
+    """
     works = list_works()
     order = np.random.default_rng(cfg.seed).permutation(len(works))
     chosen = [works[i] for i in order]
-    return chosen[: cfg.limit] if cfg.limit is not None else chosen
+    chosen = chosen[: cfg.limit] if cfg.limit is not None else chosen
+    if cfg.splits is not None:
+        chosen = [work for work in chosen if work.split in cfg.splits]
+    return chosen
 
 
 def _results_in_order(cfg: BuildConfig, works: list[Work]) -> Iterator[tuple[Work, WorkResult]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 # across builds and seeds (a model trained on one build is never tested on its own data).
 VALID_PERCENT = 5
 TEST_PERCENT = 5
+SPLITS = ("train", "valid", "test")
 
 # What a caption may call each corpus source; the first phrase is the canonical one.
 SOURCE_PHRASES: dict[str, tuple[str, ...]] = {
@@ -115,8 +117,10 @@ def source_of(corpus_path: str) -> str:
     return _DIRECTORY_TO_SOURCE.get(directory, "classical")
 
 
-def list_works() -> list[Work]:
-    """Every work of music21's core corpus, sorted by work id (reads music21's metadata cache)."""
+@functools.cache
+def list_works() -> tuple[Work, ...]:
+    """Every work of music21's core corpus, sorted by work id (reads music21's metadata cache,
+    about 30 s; kept for the process, since the installed corpus does not change under it)."""
     from music21 import corpus
 
     works: dict[str, Work] = {}
@@ -127,7 +131,7 @@ def list_works() -> list[Work]:
         number = int(entry.number) if entry.number not in (None, "") else None
         work_id = corpus_path if number is None else f"{corpus_path}#{number}"
         works[work_id] = Work(work_id, corpus_path, number, source_of(corpus_path))
-    return [works[k] for k in sorted(works)]
+    return tuple(works[k] for k in sorted(works))
 
 
 def parse_work(work: Work):

@@ -155,6 +155,28 @@ def test_continuation_only_renders_just_what_the_continuation_verdict_needs(
     assert not any("untrained" in v or "shuffled" in v for v in verdicts)
 
 
+def test_an_evaluation_corpus_of_the_test_split_alone_is_enough(
+        tmp_path_factory, classifier_run: Path, corpus: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture) -> None:
+    """python -m engine.data build --splits test: no train clips, so no real-train row."""
+    test_only = tmp_path / "eval"
+    test_only.mkdir()
+    (test_only / "audio").symlink_to(corpus / "audio")
+    rows = [line for line in (corpus / "metadata.jsonl").read_text().splitlines()
+            if json.loads(line)["split"] == "test"]
+    (test_only / "metadata.jsonl").write_text("\n".join(rows) + "\n")
+    root = runtime_support.exported_root(tmp_path_factory)
+    bench_cli(["quality", "--model", str(root / "base"), "--data", str(test_only),
+               "--classifier", str(classifier_run), "--n", "2", "--seconds", "2",
+               "--context", "1", "--threads", "1", "--out", str(tmp_path / "report"),
+               "--continuation-only"])
+    assert "no train clips" in capsys.readouterr().out
+    r = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert [row["row"] for row in r["rows"]][:2] == ["real test clips (the prompts' own audio)",
+                                                     "codec reconstruction"]
+    assert len(r["continuation"]["rows"]) == 2
+
+
 def test_bench_says_what_is_wrong_with_bad_arguments(tmp_path_factory, classifier_run: Path,
                                                      corpus: Path, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture) -> None:

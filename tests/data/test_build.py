@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from engine.data.build import BuildConfig, BuildError, build
+from engine.data.build import BuildConfig, BuildError, build, ordered_works
 from engine.data.stats import read_metadata
 from engine.data.works import split_of
 
@@ -214,3 +214,21 @@ def test_missing_fluidsynth_library_says_what_to_install(tmp_path):
     )
     assert result.returncode == 2, result.stderr
     assert "libfluidsynth3" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_splits_keep_the_full_builds_works_of_those_splits(tmp_path):
+    full = ordered_works(small_config(tmp_path, limit=300))
+    only_test = ordered_works(small_config(tmp_path, limit=300, splits=("test",)))
+    assert only_test and only_test == [w for w in full if w.split == "test"]
+    # A real build of the first test work alone: its clips are all in audio/test.
+    first = full.index(only_test[0]) + 1
+    stats = build(small_config(tmp_path / "eval", limit=first, splits=("test",)))
+    records = read_metadata(tmp_path / "eval")
+    assert stats["works"] == 1 and records
+    assert {r["split"] for r in records} == {"test"}
+    assert all(r["path"].startswith("audio/test/") for r in records)
+
+
+def test_unknown_split_is_refused_by_name(tmp_path):
+    result = _run_cli("build", "--out", str(tmp_path), "--splits", "testing")
+    assert result.returncode == 2 and "invalid choice: 'testing'" in result.stderr
