@@ -8,7 +8,8 @@ python run_engine.py [--host 127.0.0.1] [--port 8765] [--model DIR] [--hop 2.0] 
 python run_engine.py status         # the model directories shipped in exported/, verified
 python run_engine.py generate --prompt "a slow chorale for strings" --seconds 32 --out a.wav \
     [--model exported/base] [--steps N] [--guidance G] [--budget B] [--seed 0] \
-    [--sampler heun|euler|dpmpp_2m] [--continue intro.wav [--context-guidance W]] \
+    [--sampler heun|euler|dpmpp_2m] [--continue intro.wav [--context-guidance W] \
+    [--context-min-sigma S]] \
     [--device auto|cpu|cuda] [--decoder auto|float|int8] [--json]
                                     # render a clip offline (onnxruntime, no torch)
 """
@@ -62,6 +63,10 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--context-guidance", type=float, default=0.0,
                    help="weight of a pass without the context to extrapolate away from "
                    "(continued windows; 0: off, costs one more item per evaluation)")
+    p.add_argument("--context-min-sigma", type=float, default=0.0,
+                   help="give the network the context inputs only at noise levels >= S; "
+                   "below, the context reaches it only as the pasted frames (0: always; "
+                   "1000: never, plain replacement)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--decoder", choices=["auto", "float", "int8"], default="auto",
                    help="codec decoder graph (auto: int8 on the CPU when the codec has one)")
@@ -79,7 +84,8 @@ def generate(args: argparse.Namespace) -> int:
                          model=args.model, steps=args.steps, guidance=args.guidance,
                          budget=args.budget, seed=args.seed, sampler=args.sampler,
                          continue_from=args.continue_from, device=args.device,
-                         decoder=args.decoder, context_guidance=args.context_guidance)
+                         decoder=args.decoder, context_guidance=args.context_guidance,
+                         context_min_sigma=args.context_min_sigma)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         try:

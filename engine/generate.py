@@ -2,7 +2,8 @@
 
     python run_engine.py generate --prompt "a slow chorale for strings" --seconds 32 \
         --out chorale.wav [--model exported/presto-s] [--steps N] [--guidance G] \
-        [--budget B] [--seed S] [--continue intro.wav [--context-guidance W]] [--json]
+        [--budget B] [--seed S] [--continue intro.wav [--context-guidance W]
+        [--context-min-sigma S]] [--json]
 
 prompt -> MiniLM embedding; Gaussian noise; the model's sampler (EDM ODE with
 classifier-free guidance for a base model, the Presto-S few-step loop for a
@@ -10,7 +11,8 @@ distilled one) with the layer budget; the codec decodes the latents to 44.1 kHz.
 With --continue the given audio is encoded, its frames become the known prefix
 (network input and pasted into every x0 estimate) and the output starts with that
 audio verbatim; --context-guidance W also runs each evaluation without the context and
-extrapolates away from it (engine.runtime.window). Outputs longer than the model's
+extrapolates away from it, and --context-min-sigma S gives the network the context inputs
+only at noise levels >= S (engine.runtime.window). Outputs longer than the model's
 window are generated window by window, each new window keeping the previous
 `window - hop` frames as its known context: the same sliding window the live engine runs.
 """
@@ -66,6 +68,7 @@ class GenerateConfig:
     sampler: str | None = None  # diffusion models: heun | euler | dpmpp_2m
     continue_from: Path | None = None  # audio to continue (the output starts with it)
     context_guidance: float = 0.0  # extrapolate away from the no-context pass (0: off)
+    context_min_sigma: float = 0.0  # the context inputs only at sigma >= this (0: always)
     hop_seconds: float = 8.0  # new audio per window once the output exceeds one window
     device: str = "auto"  # auto | cpu | cuda
     decoder: str = "auto"  # codec decoder: auto (int8 on the CPU when shipped) | float | int8
@@ -107,7 +110,8 @@ def generate(cfg: GenerateConfig, model: ServedModel | None = None) -> dict:
                                  threads=threads, decoder=cfg.decoder)
     prompt = check_prompt(model, cfg.prompt)
     plan = plan_window(model, steps=cfg.steps, budget=cfg.budget, guidance=cfg.guidance,
-                       sampler=cfg.sampler, context_guidance=cfg.context_guidance)
+                       sampler=cfg.sampler, context_guidance=cfg.context_guidance,
+                       context_min_sigma=cfg.context_min_sigma)
     prefix = read_prefix(cfg.continue_from, model) if cfg.continue_from else None
     t0 = time.perf_counter()
     sr, spl, c = model.sample_rate, model.samples_per_latent, model.latent_channels
@@ -169,6 +173,7 @@ def generate(cfg: GenerateConfig, model: ServedModel | None = None) -> dict:
             sum(k for _, k, _ in evaluations) / max(1, len(evaluations)), 2),
         "guidance": plan.guidance,
         "context_guidance": plan.context_guidance,
+        "context_min_sigma": plan.context_min_sigma,
         "seed": cfg.seed,
         "windows": windows,
         "provider": model.provider,

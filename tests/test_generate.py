@@ -117,6 +117,8 @@ def test_cli_json_and_clear_errors_without_tracebacks(model_dir, tmp_path, capsy
     continued = argv + ["--continue", str(tmp_path / "in.wav"), "--context-guidance", "1.5"]
     assert run_engine.main(continued) == 0
     assert json.loads(capsys.readouterr().out)["context_guidance"] == 1.5
+    assert run_engine.main(continued + ["--context-min-sigma", "1000"]) == 0
+    assert json.loads(capsys.readouterr().out)["context_min_sigma"] == 1000.0
     assert run_engine.main(continued[:-1] + ["11"]) == 2
     assert "context guidance must be in [0, 10]" in capsys.readouterr().err
 

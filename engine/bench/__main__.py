@@ -159,6 +159,9 @@ def quality(sub: argparse._SubParsersAction) -> None:
                         "continuation): for a larger --n")
     p.add_argument("--context-guidance", type=float, default=0.0,
                    help="the continuation row's context guidance weight (0: off)")
+    p.add_argument("--context-min-sigma", type=float, default=0.0,
+                   help="the continuation row gives the network its context inputs only at "
+                        "noise levels >= this (below, the pasted frames of x alone; 0: always)")
 
     def run(a: argparse.Namespace) -> None:
         import sys
@@ -170,7 +173,7 @@ def quality(sub: argparse._SubParsersAction) -> None:
                               tuple(a.steps) if a.steps else None, a.default_steps, a.context,
                               a.classifier, a.out, a.docs, a.quick, a.seed, a.threads,
                               a.guidance, not a.no_pack, a.continuation_only,
-                              a.context_guidance))
+                              a.context_guidance, a.context_min_sigma))
         except ValueError as error:  # bad arguments or inputs (ManifestError included)
             print(f"quality: {error}", file=sys.stderr)
             raise SystemExit(2) from None

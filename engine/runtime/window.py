@@ -17,6 +17,9 @@ known/mask inputs and pasted into every x0 estimate, so they come out unchanged.
 Context guidance (`context_guidance` w > 0, continuation windows only) adds a pass
 without the context and extrapolates away from it, as classifier-free guidance does
 from the empty prompt: x0 = guided + w (D(text, context) - D(text, no context)).
+`context_min_sigma` S gives the network the known/mask inputs only at sigma >= S: below it
+the context reaches the network only through the pasted frames of x (S above sigma_max is
+plain replacement, the network never told which frames are known).
 Each evaluation runs k(sigma, budget) blocks (Presto-L reroute; engine.model.layer_schedule).
 """
 
@@ -41,6 +44,7 @@ class WindowPlan:
     guidance: float  # diffusion mode only; 1 = no guidance (half the work)
     sampler: str  # diffusion mode: heun | euler | dpmpp_2m
     context_guidance: float = 0.0  # w of the no-context pass (continuations); 0: off
+    context_min_sigma: float = 0.0  # known/mask inputs only at sigma >= this (continuations)
 
     @property
     def steps(self) -> int:
@@ -74,7 +78,7 @@ class WindowResult:
 def plan_window(model: ServedModel, steps: int | None = None, budget: float | None = None,
                 guidance: float | None = None, mode: str | None = None,
                 sampler: str | None = None, sigmas: tuple[float, ...] | None = None,
-                context_guidance: float = 0.0) -> WindowPlan:
+                context_guidance: float = 0.0, context_min_sigma: float = 0.0) -> WindowPlan:
     """A plan from the model's defaults with any field overridden; ValueError if out of range."""
     d = model.defaults
     mode = mode or d.mode
@@ -97,10 +101,13 @@ def plan_window(model: ServedModel, steps: int | None = None, budget: float | No
         raise ValueError("sigmas must hold steps + 1 decreasing values ending in 0")
     if not 0.0 <= context_guidance <= 10.0:
         raise ValueError(f"context guidance must be in [0, 10], got {context_guidance}")
+    if context_min_sigma < 0.0:
+        raise ValueError(f"context_min_sigma must be >= 0, got {context_min_sigma}")
     if mode == "distilled":
         guidance = 1.0
     return WindowPlan(mode=mode, sigmas=tuple(sigmas), budget=budget, guidance=guidance,
-                      sampler=sampler, context_guidance=float(context_guidance))
+                      sampler=sampler, context_guidance=float(context_guidance),
+                      context_min_sigma=float(context_min_sigma))
 
 
 def sample_window(model: ServedModel, plan: WindowPlan, text_emb: np.ndarray,
@@ -131,6 +138,7 @@ def sample_window(model: ServedModel, plan: WindowPlan, text_emb: np.ndarray,
     if free:
         known_b[-1], mask_b[-1] = 0.0, 0.0
     budget_b = np.full((batch,), plan.budget, dtype=np.float32)
+    no_known, no_mask = np.zeros_like(known_b), np.zeros_like(mask_b)
     result = WindowResult(latent=known[0])
     t_start = time.perf_counter()
 
@@ -139,7 +147,10 @@ def sample_window(model: ServedModel, plan: WindowPlan, text_emb: np.ndarray,
         t0 = time.perf_counter()
         xb = np.repeat(x.astype(np.float32), batch, axis=0)
         sig = np.full((batch,), sigma, dtype=np.float32)
-        out = model.denoiser(xb, sig, text, budget_b, known_b, mask_b, n_blocks=k)
+        if sigma >= plan.context_min_sigma:
+            out = model.denoiser(xb, sig, text, budget_b, known_b, mask_b, n_blocks=k)
+        else:  # the context reaches the network only as the (pasted) frames of x
+            out = model.denoiser(xb, sig, text, budget_b, no_known, no_mask, n_blocks=k)
         x0 = out[:1]
         if cfg:  # classifier-free guidance in x0 space
             x0 = out[1:2] + (out[:1] - out[1:2]) * plan.guidance

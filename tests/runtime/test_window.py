@@ -120,3 +120,22 @@ def test_context_guidance_adds_one_pass_to_guided_windows_and_none_without_conte
                                                        seed=4).latent)
     with pytest.raises(ValueError, match="context guidance must be in"):
         plan_window(served, context_guidance=-1.0)
+
+
+def test_context_inputs_stop_below_context_min_sigma(served) -> None:
+    text, known, n = window_inputs(served)
+    model = RecordingModel(served)
+    plan = plan_window(served, steps=4, context_min_sigma=1.0)
+    latent = sample_window(model, plan, text, known, n, seed=2).latent
+    sigmas = [float(args[1][0]) for args, _ in model.calls]
+    assert min(sigmas) < 1.0 <= max(sigmas)
+    for args, _ in model.calls:
+        sigma, known_b, mask_b = float(args[1][0]), args[4], args[5]
+        given = sigma >= 1.0
+        assert bool(mask_b[:, 0, :n].all()) is given and bool(known_b.any()) is given
+        assert not mask_b[:, 0, n:].any()
+    np.testing.assert_array_equal(latent[:, :n], known[:, :n])  # still pasted throughout
+    always = sample_window(served, plan_window(served, steps=4), text, known, n, seed=2).latent
+    assert not np.allclose(latent, always)
+    with pytest.raises(ValueError, match="context_min_sigma must be >= 0"):
+        plan_window(served, context_min_sigma=-0.5)

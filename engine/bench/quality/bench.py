@@ -88,6 +88,7 @@ class QualityBench:
     # whose clips are the unconditional splice): a larger --n for the continuation verdict.
     continuation_only: bool = False
     context_guidance: float = 0.0  # the continuation row's (engine.runtime.window)
+    context_min_sigma: float = 0.0  # the continuation row's (engine.runtime.window)
 
 
 def pick(rows: list[dict], split: str, n: int, seconds: float, seed: int) -> list[dict]:
@@ -124,7 +125,9 @@ def render(model: ServedModel, prompts: list[str], bench: QualityBench, steps: i
             info = generate(GenerateConfig(prompt=prompt, out=out, seconds=bench.seconds,
                                            steps=steps, guidance=bench.guidance,
                                            seed=bench.seed * 1000 + i, continue_from=cont,
-                                           context_guidance=context_guidance),
+                                           context_guidance=context_guidance,
+                                           context_min_sigma=bench.context_min_sigma
+                                           if contexts is not None else 0.0),
                             model)
         except FloatingPointError:  # a broken network (the untrained row) may diverge
             failed += 1
@@ -315,6 +318,7 @@ def continuation(model: ServedModel, bench: QualityBench, captions: list[str],
     rows[0]["failed"] = failed
     return {"context_seconds": bench.context, "continued_seconds": bench.seconds - bench.context,
             "context_guidance": bench.context_guidance,
+            "context_min_sigma": bench.context_min_sigma,
             "real_seam_jump": float(np.mean(real_jumps)), "rows": rows}
 
 
