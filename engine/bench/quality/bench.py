@@ -126,8 +126,8 @@ def render(model: ServedModel, prompts: list[str], bench: QualityBench, steps: i
                                            steps=steps, guidance=bench.guidance,
                                            seed=bench.seed * 1000 + i, continue_from=cont,
                                            context_guidance=context_guidance,
-                                           context_min_sigma=bench.context_min_sigma
-                                           if contexts is not None else 0.0),
+                                           # no effect on a window with no context
+                                           context_min_sigma=bench.context_min_sigma),
                             model)
         except FloatingPointError:  # a broken network (the untrained row) may diverge
             failed += 1
