@@ -76,13 +76,14 @@ def log_mag_error(reference: tuple[np.ndarray, np.ndarray],
 
 
 def quantize_decoder(codec_dir: Path, calibration: list[np.ndarray],
-                     held_out: list[np.ndarray], provenance: dict | None = None) -> dict:
+                     held_out: list[np.ndarray], provenance: dict | None = None,
+                     max_error: float | None = None) -> dict:
     """Write codec_dir/decoder_int8.onnx and record it in the codec manifest.
 
     calibration, held_out: normalised latents, each (1, D, L). provenance: extra fields
     for the manifest entry (where the latents came from). Returns the manifest entry
     (calibration size, held-out error, float and int8 decode times). Refuses (ValueError,
-    nothing written) when the held-out error exceeds MAX_LOG_MAG_ERROR.
+    nothing written) when the held-out error exceeds max_error (None: MAX_LOG_MAG_ERROR).
     """
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -127,9 +128,10 @@ def quantize_decoder(codec_dir: Path, calibration: list[np.ndarray],
             raw = floats.denormalize(x).astype(np.float32)
             errors.append(log_mag_error(floats.spectra(raw), ints.spectra(raw)))
         error = float(np.mean(errors))
-        if error > MAX_LOG_MAG_ERROR:
+        limit = MAX_LOG_MAG_ERROR if max_error is None else max_error
+        if error > limit:
             raise ValueError(f"int8 decoder's held-out log-magnitude error {error:.3f} exceeds "
-                             f"{MAX_LOG_MAG_ERROR}: not written (calibrate on more latents?)")
+                             f"{limit}: not written (calibrate on more latents?)")
         timing = _decode_ms(floats, ints, frames=689)
         quantized.replace(target)
 
@@ -143,7 +145,7 @@ def quantize_decoder(codec_dir: Path, calibration: list[np.ndarray],
         "calibration_frames": int(sum(x.shape[-1] for x in calibration)),
         "held_out_windows": len(held_out),
         "held_out_log_mag_error": error,
-        "log_mag_error_limit": MAX_LOG_MAG_ERROR,
+        "log_mag_error_limit": limit,
         "decode_32s_ms_one_thread": timing,
         "made_unix": int(time.time()),
         **(provenance or {}),

@@ -10,7 +10,7 @@ import pytest
 from engine.bench.speed import main
 from engine.codec.runtime import CodecRuntime
 from engine.export.decoder_int8 import quantize_decoder
-from tests.codec.support import tone_latents
+from tests.codec.support import TINY_CODEC_MAX_ERROR, tone_latents
 from tests.runtime import support
 
 
@@ -51,7 +51,7 @@ def test_speed_bench_rows_per_decoder_and_distilled_steps_only_for_distilled_mod
     shutil.copytree(support.exported_root(tmp_path_factory), root)
     floats = CodecRuntime(root / "codec", device="cpu")
     quantize_decoder(root / "codec", tone_latents(floats, range(4)),
-                     tone_latents(floats, range(4, 5)))
+                     tone_latents(floats, range(4, 5)), max_error=TINY_CODEC_MAX_ERROR)
     fast = root / "fast"  # the micro network sampled the Presto-S way
     shutil.copytree(root / "base", fast)
     manifest = json.loads((fast / "manifest.json").read_text())

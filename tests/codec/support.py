@@ -69,6 +69,13 @@ def exported_model(tmp_factory) -> Path:
     return _cache["model"]
 
 
+# The test codecs are trained for seconds and quantize to int8 worse than a real one (0.114
+# held-out log-magnitude error with onnxruntime 1.31; the shipped codec: 0.028, held to
+# engine.export.decoder_int8.MAX_LOG_MAG_ERROR = 0.1 and heard in test_shipped_codec.py).
+# Tests of the int8 mechanics on them use this limit instead.
+TINY_CODEC_MAX_ERROR = 0.25
+
+
 def tone_latents(codec, seeds: range, seconds: float = 2.0) -> list[np.ndarray]:  # noqa: ANN001
     """Normalised latents (1, D, L) of tone() audio through a CodecRuntime's encoder: the
     kind of latents a codec trained on this corpus sees (e.g. to calibrate an int8 decoder)."""

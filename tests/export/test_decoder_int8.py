@@ -13,6 +13,7 @@ from engine.codec.runtime import INT8_DECODER, CodecRuntime
 from engine.export import decoder_int8
 from engine.export.decoder_int8 import log_mag_error, quantize_decoder
 from engine.manifest import ManifestError, load_manifest, sha256
+from tests.codec.support import TINY_CODEC_MAX_ERROR
 from tests.codec.support import tone_latents as _latents
 
 
@@ -21,7 +22,8 @@ def int8_codec(codec_model: Path, tmp_path_factory) -> Path:
     model = tmp_path_factory.mktemp("int8") / "codec"
     shutil.copytree(codec_model, model)
     floats = CodecRuntime(model, device="cpu")
-    quantize_decoder(model, _latents(floats, range(6)), _latents(floats, range(6, 8)))
+    quantize_decoder(model, _latents(floats, range(6)), _latents(floats, range(6, 8)),
+                     max_error=TINY_CODEC_MAX_ERROR)
     return model
 
 
@@ -45,7 +47,7 @@ def test_int8_decode_stays_close_to_float_and_streams_exactly(int8_codec: Path) 
     floats = CodecRuntime(int8_codec, device="cpu", decoder="float")
     raw = floats.denormalize(_latents(floats, range(8, 9), seconds=3.0)[0]).astype(np.float32)
     error = log_mag_error(floats.spectra(raw), ints.spectra(raw))
-    assert error < decoder_int8.MAX_LOG_MAG_ERROR
+    assert error < TINY_CODEC_MAX_ERROR
     assert not np.array_equal(floats.decode(raw), ints.decode(raw))  # really another graph
     # Static scales: chunk-by-chunk decoding reproduces the whole-clip decode.
     whole = ints.decode(raw)
