@@ -138,7 +138,10 @@ def sample_window(model: ServedModel, plan: WindowPlan, text_emb: np.ndarray,
     if free:
         known_b[-1], mask_b[-1] = 0.0, 0.0
     budget_b = np.full((batch,), plan.budget, dtype=np.float32)
-    no_known, no_mask = np.zeros_like(known_b), np.zeros_like(mask_b)
+    # Below context_min_sigma the network is not told the context (only windows that have one
+    # and ask for it pay for the zero inputs).
+    blind = ((np.zeros_like(known_b), np.zeros_like(mask_b))
+             if plan.context_min_sigma > 0.0 and n_known > 0 else (known_b, mask_b))
     result = WindowResult(latent=known[0])
     t_start = time.perf_counter()
 
@@ -147,10 +150,8 @@ def sample_window(model: ServedModel, plan: WindowPlan, text_emb: np.ndarray,
         t0 = time.perf_counter()
         xb = np.repeat(x.astype(np.float32), batch, axis=0)
         sig = np.full((batch,), sigma, dtype=np.float32)
-        if sigma >= plan.context_min_sigma:
-            out = model.denoiser(xb, sig, text, budget_b, known_b, mask_b, n_blocks=k)
-        else:  # the context reaches the network only as the (pasted) frames of x
-            out = model.denoiser(xb, sig, text, budget_b, no_known, no_mask, n_blocks=k)
+        known_in, mask_in = (known_b, mask_b) if sigma >= plan.context_min_sigma else blind
+        out = model.denoiser(xb, sig, text, budget_b, known_in, mask_in, n_blocks=k)
         x0 = out[:1]
         if cfg:  # classifier-free guidance in x0 space
             x0 = out[1:2] + (out[:1] - out[1:2]) * plan.guidance

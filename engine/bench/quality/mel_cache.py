@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.bench.quality import frontend
-
-SPLITS = ("train", "valid", "test")
+from engine.data.works import SPLITS
 
 
 def frontend_settings() -> dict:
